@@ -1,0 +1,266 @@
+"""The op table: the single source of truth for fastact's activation functions.
+
+Every public function, its docstring, its input validation, the dispatch to a
+backend, the test suite, the benchmarks and the README's tables iterate over
+:data:`OPS`.  Adding an op means adding one :class:`Op` here, its math to
+``fastact.reference`` (and to the fast backends), and its oracle to
+``tests/oracle.py``.
+
+Semantics follow ``torch.nn.functional`` (parameter names and defaults) except
+where an entry's ``notes`` say otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Exact SELU constants (PyTorch's, from Klambauer et al. 2017), rounded to float64.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+REQUIRED = object()
+"""Default of a parameter that has none (prelu's ``weight``)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an op.
+
+    ``check`` names the rule ``fastact._validate`` applies to the value:
+    'real' (any finite real), 'nonzero' (finite, not 0), 'positive' (finite, > 0),
+    'not_nan' (real, not NaN: ±inf allowed), 'choice' (one of ``choices``),
+    'axis' (an integer axis of the input), 'pieces' (a positive integer that
+    divides the axis length), 'bool', 'weight' (a float array of 1 or C values).
+    """
+
+    name: str
+    default: object
+    check: str
+    doc: str
+    choices: tuple = ()
+
+
+@dataclass(frozen=True)
+class Op:
+    """One activation function: its parameters, what its backward takes, its math.
+
+    ``kind`` fixes how shapes and axes are handled:
+    'elementwise' (output has the input's shape), 'prelu' (elementwise with a
+    per-channel weight; its backward also returns grad_weight), 'rows' (softmax
+    family: shape-preserving along ``axis``), 'reduce' (logsumexp: removes
+    ``axis``), 'maxout' (divides the length of ``axis`` by ``pieces``).
+
+    ``saved`` names the arrays the backward takes after ``grad_output``: the
+    forward input ``x``, the forward output ``y``, or both.
+    """
+
+    name: str
+    kind: str
+    params: tuple[Param, ...]
+    saved: tuple[str, ...]
+    summary: str
+    formula: str
+    derivative: str
+    kink: str = ""
+    notes: str = ""
+    aliases: tuple[str, ...] = ()
+    # Transcendental ops (exp, tanh, erf, log inside) are held to a higher speed
+    # bar than the memory-bound ones in the benchmarks.
+    transcendental: bool = False
+    # Parameter sets the tests and benchmarks exercise besides the defaults.
+    test_params: tuple[dict, ...] = field(default=({},))
+
+    @property
+    def backward_name(self) -> str:
+        return self.name + "_backward"
+
+
+_AXIS_LAST = Param("axis", -1, "axis", "Axis along which the op works.")
+
+OPS: tuple[Op, ...] = (
+    Op(
+        "relu", "elementwise", (), ("x",),
+        "Rectified linear unit.",
+        "max(x, 0)",
+        "1 if x > 0 else 0",
+        kink="0 at x = 0 (subgradient 0)",
+    ),
+    Op(
+        "leaky_relu", "elementwise",
+        (Param("negative_slope", 0.01, "real", "Slope s for x <= 0."),),
+        ("x",),
+        "Leaky rectified linear unit.",
+        "x if x > 0 else s*x",
+        "1 if x > 0 else s",
+        kink="s at x = 0",
+        notes="With s = 0 it equals relu, also at -inf (the limit 0, not 0*(-inf) = NaN).",
+        test_params=({}, {"negative_slope": 0.2}, {"negative_slope": 0.0}, {"negative_slope": -0.5}),
+    ),
+    Op(
+        "prelu", "prelu",
+        (
+            Param("weight", REQUIRED, "weight",
+                  "Slope for x <= 0: one value, or one per channel along ``axis``."),
+            Param("axis", 1, "axis",
+                  "Channel axis (ignored when ``weight`` has one value)."),
+        ),
+        ("x",),
+        "Parametric rectified linear unit with a learnable slope per channel.",
+        "x if x > 0 else w[c]*x",
+        "1 if x > 0 else w[c]; d/dw[c] = sum of x*grad_output over x <= 0 in channel c",
+        kink="w at x = 0",
+        notes="prelu_backward returns (grad_input, grad_weight), grad_weight in weight's shape. "
+              "``out=`` receives grad_input.",
+        test_params=({"weight": 0.25}, {"weight": [0.1, -0.3, 0.0]}),
+    ),
+    Op(
+        "elu", "elementwise",
+        (Param("alpha", 1.0, "real", "Value approached as x -> -inf is -alpha."),),
+        ("x",),
+        "Exponential linear unit.",
+        "x if x > 0 else alpha*(exp(x) - 1)",
+        "1 if x > 0 else alpha*exp(x)",
+        kink="alpha at x = 0",
+        transcendental=True,
+        test_params=({}, {"alpha": 0.5}),
+    ),
+    Op(
+        "selu", "elementwise", (), ("x",),
+        "Scaled exponential linear unit (self-normalising).",
+        f"scale*(x if x > 0 else alpha*(exp(x) - 1)), alpha = {SELU_ALPHA!r}, scale = {SELU_SCALE!r}",
+        "scale if x > 0 else scale*alpha*exp(x)",
+        kink="scale*alpha at x = 0",
+        transcendental=True,
+    ),
+    Op(
+        "celu", "elementwise",
+        (Param("alpha", 1.0, "nonzero", "Scale of the negative part; must not be 0."),),
+        ("x",),
+        "Continuously differentiable exponential linear unit.",
+        "max(0, x) + min(0, alpha*(exp(x/alpha) - 1))",
+        "1 if x > 0 else exp(x/alpha)",
+        kink="1 at x = 0",
+        transcendental=True,
+        test_params=({}, {"alpha": 2.0}),
+    ),
+    Op(
+        "gelu", "elementwise",
+        (Param("approximate", "none", "choice",
+               "'none' for the exact x*Phi(x), 'tanh' for the tanh approximation.",
+               choices=("none", "tanh")),),
+        ("x",),
+        "Gaussian error linear unit.",
+        "x*Phi(x) with Phi the standard normal CDF; "
+        "'tanh': 0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x**3)))",
+        "Phi(x) + x*phi(x); 'tanh': derivative of the tanh form",
+        kink="0.5 at x = 0",
+        notes="gelu(-inf) = 0 (PyTorch gives NaN).",
+        transcendental=True,
+        test_params=({}, {"approximate": "tanh"}),
+    ),
+    Op(
+        "sigmoid", "elementwise", (), ("y",),
+        "Logistic sigmoid.",
+        "1/(1 + exp(-x))",
+        "y*(1 - y), from the forward output y",
+        transcendental=True,
+    ),
+    Op(
+        "tanh", "elementwise", (), ("y",),
+        "Hyperbolic tangent.",
+        "tanh(x)",
+        "(1 - y)*(1 + y), from the forward output y",
+        transcendental=True,
+    ),
+    Op(
+        "silu", "elementwise", (), ("x",),
+        "Sigmoid linear unit, also known as swish.",
+        "x*sigmoid(x)",
+        "sigmoid(x)*(1 + x*sigmoid(-x))",
+        notes="silu(-inf) = 0 (PyTorch gives NaN).",
+        aliases=("swish",),
+        transcendental=True,
+    ),
+    Op(
+        "softplus", "elementwise",
+        (
+            Param("beta", 1.0, "positive", "Sharpness; must be finite and > 0."),
+            Param("threshold", 20.0, "not_nan", "Above beta*x > threshold the op is the identity."),
+        ),
+        ("x",),
+        "Smooth approximation of relu.",
+        "x if beta*x > threshold else log(1 + exp(beta*x))/beta",
+        "1 if beta*x > threshold else sigmoid(beta*x)",
+        transcendental=True,
+        test_params=({}, {"beta": 2.0, "threshold": 10.0}),
+    ),
+    Op(
+        "mish", "elementwise", (), ("x",),
+        "Self-regularised non-monotonic activation.",
+        "x*tanh(softplus(x))",
+        "tanh(softplus(x)) + x*sigmoid(x)*(1 - tanh(softplus(x))**2)",
+        notes="mish(-inf) = 0 (PyTorch gives NaN).",
+        transcendental=True,
+    ),
+    Op(
+        "hardsigmoid", "elementwise", (), ("x",),
+        "Piecewise-linear sigmoid.",
+        "clip(x/6 + 1/2, 0, 1)",
+        "1/6 if -3 < x < 3 else 0",
+        kink="0 at x = -3 and x = +3",
+    ),
+    Op(
+        "hardswish", "elementwise", (), ("x",),
+        "Piecewise-quadratic swish.",
+        "x*clip(x + 3, 0, 6)/6",
+        "0 if x <= -3, 1 if x >= 3, else (2x + 3)/6",
+        kink="0 at x = -3, 1 at x = +3",
+        notes="hardswish(-inf) = 0 (PyTorch gives NaN); the derivative is 0 at -3 and 1 at +3 "
+              "(PyTorch gives -0.5 and 1.5 there).",
+    ),
+    Op(
+        "softmax", "rows", (_AXIS_LAST,), ("y",),
+        "Softmax along an axis, max-shifted for stability.",
+        "exp(x - max(x))/sum(exp(x - max(x)))",
+        "y*(grad_output - sum(grad_output*y)), from the forward output y",
+        transcendental=True,
+    ),
+    Op(
+        "log_softmax", "rows", (_AXIS_LAST,), ("y",),
+        "Logarithm of softmax along an axis, computed stably.",
+        "x - max(x) - log(sum(exp(x - max(x))))",
+        "grad_output - exp(y)*sum(grad_output), from the forward output y",
+        notes="At a -inf entry of an otherwise finite row the gradient is grad_output there "
+              "(the limit of the derivative, d y_i/d x_i -> 1).",
+        transcendental=True,
+    ),
+    Op(
+        "logsumexp", "reduce",
+        (_AXIS_LAST, Param("keepdims", False, "bool", "Keep the reduced axis with length 1.")),
+        ("x", "y"),
+        "Logarithm of the sum of exponentials along an axis, computed stably.",
+        "max(x) + log(sum(exp(x - max(x))))",
+        "grad_output*exp(x - y) (softmax), from the forward input x and output y",
+        notes="An empty axis gives -inf (the log of an empty sum).",
+        transcendental=True,
+        test_params=({}, {"keepdims": True}),
+    ),
+    Op(
+        "maxout", "maxout",
+        (
+            Param("pieces", REQUIRED, "pieces",
+                  "Group size; the axis length must be a multiple of it."),
+            _AXIS_LAST,
+        ),
+        ("x",),
+        "Maximum over contiguous groups of ``pieces`` entries along an axis.",
+        "axis of length C*pieces split into C groups of pieces; each output is its group's max",
+        "grad_output goes to the first maximal element of each group",
+        test_params=({"pieces": 2}, {"pieces": 4}),
+    ),
+)
+
+OPS_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
+
+ELEMENTWISE = tuple(op for op in OPS if op.kind in ("elementwise", "prelu"))
+ROW_OPS = tuple(op for op in OPS if op.kind in ("rows", "reduce", "maxout"))

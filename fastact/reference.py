@@ -1,0 +1,402 @@
+"""The NumPy reference: readable, accurate implementations of every op.
+
+This is the oracle the fast backends are differential-tested against, the
+backend called 'numpy', and the fallback for any input a fast backend does not
+handle.  Every function computes in float64 whatever its input (float32 results
+are therefore the float64 values correctly rounded, up to the float64 error) and
+returns the result type of its array arguments.  The functions here do no input
+validation: ``fastact.<op>(..., backend='numpy')`` is the checked public API.
+
+Accuracy: about 1 ulp of float64 under the mixed bound
+|y - f(x)| <= k*ulp(f(x)) + k*ulp(x)*|f'(x)| (see tests/test_reference.py for
+the measured figures).  The naive textbook formulas are not accurate enough, and
+each stable form below says why it is needed.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from fastact import _special
+from fastact.catalogue import SELU_ALPHA, SELU_SCALE
+
+__all__ = [
+    "relu", "relu_backward", "leaky_relu", "leaky_relu_backward",
+    "prelu", "prelu_backward", "elu", "elu_backward", "selu", "selu_backward",
+    "celu", "celu_backward", "gelu", "gelu_backward", "sigmoid", "sigmoid_backward",
+    "tanh", "tanh_backward", "silu", "silu_backward", "swish", "swish_backward",
+    "softplus", "softplus_backward", "mish", "mish_backward",
+    "hardsigmoid", "hardsigmoid_backward", "hardswish", "hardswish_backward",
+    "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
+    "logsumexp", "logsumexp_backward", "maxout", "maxout_backward",
+]
+
+# scale*alpha rounded once, so the negative branch of selu has one constant.
+_SELU_SCALE_ALPHA = 1.7580993408473768599402175208123
+_SQRT_2_OVER_PI = 0.79788456080286535587989211986876
+_GELU_TANH_C = 0.044715
+
+
+def _float64_math(n_arrays):
+    """Run the wrapped function on float64 copies of its first ``n_arrays`` arguments.
+
+    The result (or each result of a tuple) is cast back to the result type of
+    those arguments, float64 for integer or boolean input.  Floating-point
+    warnings are silenced: inf*0 and friends are resolved explicitly below.
+    """
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            arrays = [np.asarray(a) for a in args[:n_arrays]]
+            dtype = np.result_type(*arrays)
+            if dtype.kind != "f":
+                dtype = np.dtype(np.float64)
+            args = [a.astype(np.float64, copy=False) for a in arrays] + list(args[n_arrays:])
+            with np.errstate(all="ignore"):
+                result = fn(*args, **kwargs)
+            if isinstance(result, tuple):
+                return tuple(np.asarray(r).astype(dtype, copy=False) for r in result)
+            return np.asarray(result).astype(dtype, copy=False)
+
+        return wrapper
+
+    return decorate
+
+
+def _nan_where_nan(x, d):
+    """``d`` with NaN wherever ``x`` is NaN (a comparison with NaN is just False)."""
+    return np.where(np.isnan(x), np.nan, d)
+
+
+def _limits_at_inf(x, value, at_neg_inf, at_pos_inf):
+    """``value`` with its limits put back where x = ±inf (where 0*inf gave NaN)."""
+    return np.where(x == -np.inf, at_neg_inf, np.where(x == np.inf, at_pos_inf, value))
+
+
+def _sigmoid(x):
+    # 1/(1 + exp(-x)) overflows exp for x << 0; exp(x)/(1 + exp(x)) there instead.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _scaled(x, s):
+    """s*x for x <= 0, with the limit 0 where s = 0 and x = -inf (not NaN)."""
+    return np.where((s == 0) & ~np.isnan(x), 0.0, s * x)
+
+
+# --- relu and its piecewise-linear relatives ---------------------------------
+
+@_float64_math(1)
+def relu(x):
+    return np.maximum(x, 0.0)
+
+
+@_float64_math(2)
+def relu_backward(grad_output, x):
+    return grad_output * _nan_where_nan(x, np.where(x > 0, 1.0, 0.0))
+
+
+@_float64_math(1)
+def leaky_relu(x, negative_slope=0.01):
+    return np.where(x > 0, x, _scaled(x, negative_slope))
+
+
+@_float64_math(2)
+def leaky_relu_backward(grad_output, x, negative_slope=0.01):
+    return grad_output * _nan_where_nan(x, np.where(x > 0, 1.0, negative_slope))
+
+
+def _channel_weight(weight, ndim, axis):
+    """Weight shaped to broadcast along ``axis`` of an ``ndim``-d input."""
+    weight = np.asarray(weight)
+    if weight.size == 1:
+        return weight.reshape(())
+    shape = [1] * ndim
+    shape[axis] = weight.size
+    return weight.reshape(shape)
+
+
+@_float64_math(2)
+def prelu(x, weight, axis=1):
+    w = _channel_weight(weight, x.ndim, axis)
+    return np.where(x > 0, x, _scaled(x, w))
+
+
+@_float64_math(3)
+def prelu_backward(grad_output, x, weight, axis=1):
+    w = _channel_weight(weight, x.ndim, axis)
+    grad_input = grad_output * _nan_where_nan(x, np.where(x > 0, 1.0, w))
+    # d prelu/d w = x where x <= 0 (and NaN where x is NaN).
+    per_element = np.where(x > 0, 0.0, x * grad_output)
+    if np.asarray(weight).size == 1:
+        grad_weight = per_element.sum()
+    else:
+        others = tuple(i for i in range(x.ndim) if i != axis % x.ndim)
+        grad_weight = per_element.sum(axis=others)
+    return grad_input, np.reshape(grad_weight, np.shape(weight))
+
+
+@_float64_math(1)
+def hardsigmoid(x):
+    return np.where(x <= -3, 0.0, np.where(x >= 3, 1.0, x / 6.0 + 0.5))
+
+
+@_float64_math(2)
+def hardsigmoid_backward(grad_output, x):
+    return grad_output * _nan_where_nan(x, np.where((x > -3) & (x < 3), 1.0 / 6.0, 0.0))
+
+
+@_float64_math(1)
+def hardswish(x):
+    return np.where(x <= -3, 0.0, np.where(x >= 3, x, x * (x + 3.0) / 6.0))
+
+
+@_float64_math(2)
+def hardswish_backward(grad_output, x):
+    # The kinks take the one-sided values 0 at -3 and 1 at +3 (PyTorch: -0.5, 1.5).
+    d = np.where(x <= -3, 0.0, np.where(x >= 3, 1.0, (2.0 * x + 3.0) / 6.0))
+    return grad_output * d
+
+
+# --- exponential linear units ------------------------------------------------
+
+@_float64_math(1)
+def elu(x, alpha=1.0):
+    # expm1, not exp(x) - 1, which cancels for small |x|.
+    return np.where(x > 0, x, alpha * np.expm1(x))
+
+
+@_float64_math(2)
+def elu_backward(grad_output, x, alpha=1.0):
+    return grad_output * np.where(x > 0, 1.0, alpha * np.exp(x))
+
+
+@_float64_math(1)
+def selu(x):
+    return np.where(x > 0, SELU_SCALE * x, _SELU_SCALE_ALPHA * np.expm1(x))
+
+
+@_float64_math(2)
+def selu_backward(grad_output, x):
+    return grad_output * np.where(x > 0, SELU_SCALE, _SELU_SCALE_ALPHA * np.exp(x))
+
+
+@_float64_math(1)
+def celu(x, alpha=1.0):
+    # max(0, x) + min(0, alpha*expm1(x/alpha)) is this select for any alpha != 0.
+    return np.where(x > 0, x, alpha * np.expm1(x / alpha))
+
+
+@_float64_math(2)
+def celu_backward(grad_output, x, alpha=1.0):
+    return grad_output * np.where(x > 0, 1.0, np.exp(x / alpha))
+
+
+# --- sigmoid-shaped ----------------------------------------------------------
+
+@_float64_math(1)
+def sigmoid(x):
+    return _sigmoid(x)
+
+
+@_float64_math(2)
+def sigmoid_backward(grad_output, y):
+    return grad_output * (y * (1.0 - y))
+
+
+@_float64_math(1)
+def tanh(x):
+    return np.tanh(x)
+
+
+@_float64_math(2)
+def tanh_backward(grad_output, y):
+    # (1 - y)(1 + y), not 1 - y*y, which cancels as |y| -> 1.
+    return grad_output * ((1.0 - y) * (1.0 + y))
+
+
+@_float64_math(1)
+def silu(x):
+    return _limits_at_inf(x, x * _sigmoid(x), 0.0, np.inf)
+
+
+@_float64_math(2)
+def silu_backward(grad_output, x):
+    d = _sigmoid(x) * (1.0 + x * _sigmoid(-x))
+    return grad_output * _limits_at_inf(x, d, 0.0, 1.0)
+
+
+swish = silu
+swish_backward = silu_backward
+
+
+@_float64_math(1)
+def softplus(x, beta=1.0, threshold=20.0):
+    z = beta * x
+    # log(1 + exp(z)) overflows for large z; max(z, 0) + log1p(exp(-|z|)) does not.
+    smooth = (np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))) / beta
+    return np.where(z > threshold, x, smooth)
+
+
+@_float64_math(2)
+def softplus_backward(grad_output, x, beta=1.0, threshold=20.0):
+    z = beta * x
+    return grad_output * np.where(z > threshold, 1.0, _sigmoid(z))
+
+
+def _mish_parts(x):
+    """tanh(softplus(x)) and 1 - tanh(softplus(x))**2, without cancellation.
+
+    With n = e^x (e^x + 2), tanh(softplus(x)) = n/(n + 2).  For x > 0, n
+    overflows, so use r = 1/n = e^-2x/(1 + 2 e^-x): t = 1/(1 + 2r) and
+    1 - t^2 = 4r(1 + r)/(1 + 2r)^2, which stays accurate where t rounds to 1.
+    """
+    e = np.exp(-np.abs(x))
+    n = e * (e + 2.0)                      # x <= 0
+    r = e * e / (1.0 + 2.0 * e)            # x > 0
+    t = np.where(x > 0, 1.0 / (1.0 + 2.0 * r), n / (n + 2.0))
+    one_minus_t2 = np.where(x > 0, 4.0 * r * (1.0 + r) / (1.0 + 2.0 * r) ** 2,
+                            4.0 * (n + 1.0) / (n + 2.0) ** 2)
+    return t, one_minus_t2
+
+
+@_float64_math(1)
+def mish(x):
+    t, _ = _mish_parts(x)
+    return _limits_at_inf(x, x * t, 0.0, np.inf)
+
+
+@_float64_math(2)
+def mish_backward(grad_output, x):
+    t, one_minus_t2 = _mish_parts(x)
+    d = t + x * _sigmoid(x) * one_minus_t2
+    return grad_output * _limits_at_inf(x, d, 0.0, 1.0)
+
+
+# --- GELU --------------------------------------------------------------------
+
+def _gelu_tanh_arg(x):
+    """2u with u = sqrt(2/pi)(x + 0.044715 x^3): 0.5(1 + tanh(u)) = sigmoid(2u)."""
+    return (2.0 * _SQRT_2_OVER_PI) * (x * (1.0 + _GELU_TANH_C * (x * x)))
+
+
+@_float64_math(1)
+def gelu(x, approximate="none"):
+    # 0.5x(1 + erf(x/sqrt2)) and 0.5x(1 + tanh(u)) cancel catastrophically for
+    # x < -4; Phi via erfc and sigmoid(2u) keep full relative accuracy there.
+    if approximate == "tanh":
+        cdf = _sigmoid(_gelu_tanh_arg(x))
+    else:
+        cdf = _special.ndtr(x)
+    return _limits_at_inf(x, x * cdf, 0.0, np.inf)
+
+
+@_float64_math(2)
+def gelu_backward(grad_output, x, approximate="none"):
+    if approximate == "tanh":
+        t = _gelu_tanh_arg(x)
+        dt = (2.0 * _SQRT_2_OVER_PI) * (1.0 + (3.0 * _GELU_TANH_C) * (x * x))
+        # sigmoid(t)*sigmoid(-t) is sigmoid's derivative without 1 - s cancelling;
+        # for |x| > 1e30 it is 0 while dt overflows, so use the limits there.
+        d = _sigmoid(t) + (x * _sigmoid(t) * _sigmoid(-t)) * dt
+        d = np.where(np.abs(x) > 1e30, np.where(x > 0, 1.0, 0.0), d)
+    else:
+        pdf = _special.exp_neg_half_square(x) * 0.39894228040143267793994605993438
+        d = _limits_at_inf(x, _special.ndtr(x) + x * pdf, 0.0, 1.0)
+    return grad_output * d
+
+
+# --- row ops -----------------------------------------------------------------
+
+def _shifted(x, axis):
+    """x - max(x) along axis; a NaN or +inf row becomes all NaN, as it should."""
+    return x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+
+
+def _log_sum_exp_shifted(shifted, axis):
+    """log(sum(exp(shifted))) for rows whose maximum is 0.
+
+    The maximum contributes exactly 1, so this is log1p of the other terms:
+    log(1 + small) would lose small's digits (log_softmax of the largest entry
+    is -small, and would be wrong in every digit).
+    """
+    e = np.exp(shifted)
+    if shifted.shape[axis]:
+        first_max = np.expand_dims(np.argmax(shifted, axis=axis), axis)
+        np.put_along_axis(e, first_max, 0.0, axis=axis)
+        # argmax picks a NaN (from NaN or +inf in the row) first: keep the row NaN
+        nan_row = np.isnan(np.take_along_axis(shifted, first_max, axis=axis))
+        return np.where(nan_row, np.nan, np.log1p(np.sum(e, axis=axis, keepdims=True)))
+    return np.log(np.sum(e, axis=axis, keepdims=True))
+
+
+@_float64_math(1)
+def softmax(x, axis=-1):
+    e = np.exp(_shifted(x, axis))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+@_float64_math(2)
+def softmax_backward(grad_output, y, axis=-1):
+    return y * (grad_output - np.sum(grad_output * y, axis=axis, keepdims=True))
+
+
+@_float64_math(1)
+def log_softmax(x, axis=-1):
+    shifted = _shifted(x, axis)
+    return shifted - _log_sum_exp_shifted(shifted, axis)
+
+
+@_float64_math(2)
+def log_softmax_backward(grad_output, y, axis=-1):
+    return grad_output - np.exp(y) * np.sum(grad_output, axis=axis, keepdims=True)
+
+
+@_float64_math(1)
+def logsumexp(x, axis=-1, keepdims=False):
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    # Shift by a finite max only: an all -inf row then sums to 0 (log: -inf) and
+    # a row with +inf to inf, where x - max(x) would give NaN.
+    finite = np.isfinite(m)
+    m = np.where(finite, m, 0.0)
+    shifted = x - m
+    result = m + np.where(finite, _log_sum_exp_shifted(shifted, axis),
+                          np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True)))
+    return result if keepdims else np.squeeze(result, axis=axis)
+
+
+@_float64_math(3)
+def logsumexp_backward(grad_output, x, y, axis=-1, keepdims=False):
+    if not keepdims:
+        grad_output = np.expand_dims(grad_output, axis)
+        y = np.expand_dims(y, axis)
+    # A row with +inf has a NaN softmax, so a NaN gradient (x - y alone would
+    # give 0 at its finite entries).
+    y = np.where(y == np.inf, np.nan, y)
+    return grad_output * np.exp(x - y)
+
+
+def _groups(x, pieces, axis):
+    """x with ``axis`` moved last and split into (groups, pieces)."""
+    moved = np.moveaxis(x, axis, -1)
+    return moved.reshape(moved.shape[:-1] + (moved.shape[-1] // pieces, pieces))
+
+
+@_float64_math(1)
+def maxout(x, pieces, axis=-1):
+    return np.moveaxis(np.max(_groups(x, pieces, axis), axis=-1), -1, axis)
+
+
+@_float64_math(2)
+def maxout_backward(grad_output, x, pieces, axis=-1):
+    groups = _groups(x, pieces, axis)
+    winner = np.argmax(groups, axis=-1)  # the first maximum; the first NaN if any
+    onehot = np.arange(pieces) == winner[..., None]
+    grad = np.moveaxis(grad_output, axis, -1)[..., None] * onehot
+    # NaN in a group makes its whole gradient NaN, as NaN in x does elementwise.
+    grad = np.where(np.isnan(groups).any(axis=-1, keepdims=True), np.nan, grad)
+    moved_shape = groups.shape[:-2] + (groups.shape[-2] * pieces,)
+    return np.moveaxis(grad.reshape(moved_shape), -1, axis)
