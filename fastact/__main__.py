@@ -1,0 +1,5 @@
+import sys
+
+from fastact.cli import main
+
+sys.exit(main())

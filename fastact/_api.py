@@ -1,0 +1,220 @@
+"""The public functions, generated from the op table.
+
+``fastact.<op>(x, <params>, *, out=None, backend=None)`` and
+``fastact.<op>_backward(grad_output, <saved>, <params>, *, out=None, backend=None)``
+are real Python functions with real signatures (generated from source text, as
+``collections.namedtuple`` does) that call :func:`run`, which validates the
+call, lays out the arrays and runs the backend's kernel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastact import _dispatch
+from fastact import _validate as v
+from fastact.catalogue import OPS, REQUIRED, Op
+
+# kinds whose kernels may write their output over an identical input
+_IN_PLACE_KINDS = ("elementwise", "prelu", "rows")
+
+
+def _reduced_shape(shape, axis, keepdims):
+    if keepdims:
+        return shape[:axis] + (1,) + shape[axis + 1:]
+    return shape[:axis] + shape[axis + 1:]
+
+
+def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.strides == b.strides and a.shape == b.shape and a.dtype == b.dtype)
+
+
+def run(op: Op, backward: bool, fname: str, named_arrays: tuple, raw_params: tuple, out, backend):
+    """Validate one call of ``fname``, run its kernel, return the result."""
+    arrays = [v.as_float_array(value, fname, name) for name, value in named_arrays]
+    names = [name for name, _ in named_arrays]
+    params = dict(zip((p.name for p in op.params), raw_params))
+    primary = arrays[1] if backward else arrays[0]  # the forward input (or output y)
+
+    weight = None
+    dtype_arrays = arrays
+    if op.kind == "prelu":
+        weight = v.as_float_array(params["weight"], fname, "weight")
+        if weight.size == 0:
+            raise ValueError(f"{fname}: weight is empty; it needs 1 value or one per channel")
+        # A Python number is a weak scalar, as in NumPy: it does not widen x.
+        if type(params["weight"]) not in (int, float):
+            dtype_arrays = arrays + [weight]
+    dtype = v.result_dtype(dtype_arrays)
+    cdtype = v.compute_dtype(dtype)
+
+    # Parameters, normalised (axis made non-negative, checked against the input).
+    kernel_params = []
+    axis = None
+    for p in op.params:
+        if p.check == "weight":
+            continue
+        if op.kind == "prelu" and p.name == "axis":
+            axis = v.check_weight(fname, weight, primary, params["axis"], p)
+            kernel_params.append(axis)
+            continue
+        value = v.check_param(fname, p, params[p.name], primary)
+        params[p.name] = value
+        if p.name == "axis":
+            axis = value
+        elif p.name != "keepdims":
+            kernel_params.append(value)
+    if op.kind == "maxout":
+        v.check_pieces_divide(fname, primary, params["pieces"], axis)
+
+    # Shapes: what the result is, and what grad_output must be.
+    x_shape = primary.shape
+    if op.kind == "reduce":
+        y_shape = _reduced_shape(x_shape, axis, params["keepdims"])
+    elif op.kind == "maxout":
+        y_shape = x_shape[:axis] + (x_shape[axis] // params["pieces"],) + x_shape[axis + 1:]
+    else:
+        y_shape = x_shape
+    if backward:
+        if op.kind == "reduce":
+            if arrays[2].shape != y_shape:
+                raise ValueError(
+                    f"{fname}: y has shape {arrays[2].shape} but logsumexp of x with shape "
+                    f"{x_shape} along axis {axis} has shape {y_shape}")
+            v.check_same_shape(fname, arrays[0], "y", arrays[2])
+        elif op.kind == "maxout":
+            if arrays[0].shape != y_shape:
+                raise ValueError(
+                    f"{fname}: grad_output has shape {arrays[0].shape} but maxout of x with "
+                    f"shape {x_shape} has shape {y_shape}; they must be equal")
+        else:
+            v.check_same_shape(fname, arrays[0], names[1], arrays[1])
+        shape = x_shape
+    else:
+        shape = y_shape
+    if out is not None:
+        v.check_out(fname, out, shape, dtype)
+
+    arrays = [v.to_dtype(a, cdtype) for a in arrays]
+    if weight is not None:
+        weight = v.to_dtype(weight, cdtype).reshape(-1)
+        arrays_read = arrays + [weight]
+    else:
+        arrays_read = arrays
+
+    # Write straight into out unless it overlaps an input in a way the kernel
+    # cannot handle, or the result is float16 (computed in float32).
+    direct = out is not None and cdtype == dtype
+    if direct:
+        for a in arrays_read:
+            if np.may_share_memory(out, a) and not (
+                    op.kind in _IN_PLACE_KINDS and _same_view(out, a)):
+                direct = False
+                break
+    result = out if direct else np.empty(shape, cdtype)
+
+    # Layout: row kernels work along the last axis; reduced arrays lack it.
+    kernel_out = result
+    if op.kind in ("rows", "maxout"):
+        arrays = [np.moveaxis(a, axis, -1) for a in arrays]
+        kernel_out = np.moveaxis(result, axis, -1)
+    elif op.kind == "reduce":
+        def reduced(a):
+            return np.squeeze(a, axis) if params["keepdims"] else a
+        if backward:
+            grad_output, x, y = arrays
+            arrays = [reduced(grad_output), np.moveaxis(x, axis, -1), reduced(y)]
+            kernel_out = np.moveaxis(result, axis, -1)
+        else:
+            arrays = [np.moveaxis(arrays[0], axis, -1)]
+            kernel_out = reduced(result)
+
+    k = _dispatch.kernel(backend, op, "backward" if backward else "forward", cdtype)
+    if op.kind == "prelu":
+        returned = k(*arrays, weight, kernel_out, axis)
+    else:
+        returned = k(*arrays, kernel_out, *kernel_params)
+
+    if out is not None:
+        if result is not out:
+            np.copyto(out, result, casting="same_kind")
+        final = out
+    else:
+        final = result if cdtype == dtype else result.astype(dtype)
+        if final.ndim == 0:
+            final = final[()]
+    if op.kind == "prelu" and backward:
+        grad_weight = np.asarray(returned).astype(dtype, copy=False).reshape(np.shape(params["weight"]))
+        return final, (grad_weight[()] if grad_weight.ndim == 0 else grad_weight)
+    return final
+
+
+def _param_source(op: Op) -> str:
+    return ", ".join(p.name if p.default is REQUIRED else f"{p.name}={p.default!r}"
+                     for p in op.params)
+
+
+def _docstring(op: Op, fname: str, backward: bool) -> str:
+    """The docstring of a public function, assembled from the op's table entry."""
+    params = "".join(
+        f"    {p.name}: {p.doc}"
+        + ("" if p.default is REQUIRED else f" Default {p.default!r}.") + "\n"
+        for p in op.params)
+    common = ("    out: Array to write the result into: exactly the result's shape and dtype.\n"
+              "    backend: 'numpy', 'numba', 'cython' or 'auto'; None uses fastact.get_backend().\n")
+    saved = ", ".join(op.saved)
+    taken = {"x": "x: The forward input.\n", "y": "y: The forward output.\n"}
+    lines = []
+    if backward:
+        lines.append(f"Gradient of {op.name}: grad_output times the derivative, {op.derivative}.\n")
+        lines.append(f"Takes ({saved}) saved from the forward pass.")
+        if op.kink:
+            lines.append(f"At the kink: {op.kink}.")
+        lines.append("\nParameters\n----------\n    grad_output: Gradient of the loss with respect "
+                     "to the forward output.\n"
+                     + "".join("    " + taken[s] for s in op.saved) + params + common)
+        ret = "grad_input (and grad_weight for prelu)" if op.kind == "prelu" else "grad_input"
+        lines.append(f"Returns\n-------\n    {ret}, in the result dtype of the array arguments.")
+    else:
+        lines.append(f"{op.summary}\n\n    {fname}(x) = {op.formula}\n")
+        lines.append(f"Backward: {op.backward_name}(grad_output, {saved}, ...) computes "
+                     f"grad_output * ({op.derivative}).")
+        if op.kink:
+            lines.append(f"Derivative at the kink: {op.kink}.")
+        lines.append("\nParameters\n----------\n    x: Input array (float16/32/64; bool and "
+                     "integers are promoted to float64).\n" + params + common)
+        lines.append("Returns\n-------\n    An array of the result dtype (a NumPy scalar for 0-d "
+                     "input without out).")
+    if op.notes:
+        lines.append(f"\nNotes\n-----\n    {op.notes}")
+    lines.append("\nNaN in gives NaN out; ±inf give the mathematical limits (see the README).")
+    return "\n".join(lines)
+
+
+def make_functions(op: Op) -> dict:
+    """The forward and backward public functions of ``op`` (and of its aliases)."""
+    functions = {}
+    params = _param_source(op)
+    values = "".join(f"{p.name}, " for p in op.params)
+    for fname in (op.name,) + op.aliases:
+        for backward in (False, True):
+            arrays = ("grad_output",) + op.saved if backward else ("x",)
+            name = fname + ("_backward" if backward else "")
+            named = "".join(f"({a!r}, {a}), " for a in arrays)
+            signature = ", ".join(arrays + ((params,) if params else ()))
+            source = (f"def {name}({signature}, *, out=None, backend=None):\n"
+                      f"    return run(_op, {backward}, {name!r}, ({named}), ({values}), out, backend)\n")
+            namespace = {"run": run, "_op": op}
+            exec(compile(source, f"<fastact.{name}>", "exec"), namespace)
+            fn = namespace[name]
+            fn.__module__ = "fastact"
+            fn.__qualname__ = name
+            fn.__doc__ = _docstring(op, fname, backward)
+            functions[name] = fn
+    return functions
+
+
+FUNCTIONS: dict = {}
+for _op in OPS:
+    FUNCTIONS.update(make_functions(_op))

@@ -1,0 +1,182 @@
+"""Input validation: every check that happens before a kernel runs lives here.
+
+Errors name the public function, the argument, what was expected and what was
+given.  Nothing here modifies an input.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+
+import numpy as np
+
+from fastact.catalogue import Param
+
+_FLOAT16 = np.dtype(np.float16)
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
+
+
+def as_float_array(value, fname: str, argname: str) -> np.ndarray:
+    """``value`` as an ndarray of a dtype fastact computes with (not yet converted).
+
+    float16/32/64 are kept; bool and integer arrays are promoted to float64 later
+    (NumPy's rule for np.exp); anything else is a TypeError.
+    """
+    arr = np.asarray(value)
+    kind = arr.dtype.kind
+    if kind == "f":
+        if arr.dtype.itemsize > 8:
+            raise TypeError(
+                f"{fname}: {argname} has dtype {arr.dtype}, which fastact does not compute in; "
+                f"convert it to float64 explicitly (this would lose precision)")
+        return arr
+    if kind in "biu":
+        return arr
+    raise TypeError(
+        f"{fname}: {argname} has unsupported dtype {arr.dtype}; "
+        f"expected float16, float32, float64, bool or integer")
+
+
+def result_dtype(arrays) -> np.dtype:
+    """The dtype of the result: np.result_type of the float-promoted inputs, native order."""
+    dtypes = [a.dtype if a.dtype.kind == "f" else _FLOAT64 for a in arrays]
+    return np.result_type(*dtypes).newbyteorder("=")
+
+
+def compute_dtype(dtype: np.dtype) -> np.dtype:
+    """float16 is computed in float32; float32 and float64 natively."""
+    return _FLOAT32 if dtype == _FLOAT16 else dtype
+
+
+def to_dtype(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``arr`` in native ``dtype``: a no-op for the common case, else a converted copy."""
+    return arr if arr.dtype == dtype else arr.astype(dtype)
+
+
+def check_same_shape(fname: str, grad_output: np.ndarray, name: str, other: np.ndarray):
+    if grad_output.shape != other.shape:
+        raise ValueError(
+            f"{fname}: grad_output has shape {grad_output.shape} but {name} has shape "
+            f"{other.shape}; they must be equal (no broadcasting)")
+
+
+def check_out(fname: str, out, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """``out`` if it can receive the result exactly, else a clear TypeError/ValueError."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{fname}: out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(
+            f"{fname}: out has dtype {out.dtype} but the result is {dtype}; "
+            f"fastact does not cast silently")
+    if out.shape != shape:
+        raise ValueError(f"{fname}: out has shape {out.shape} but the result has shape {shape}")
+    if not out.flags.writeable:
+        raise ValueError(f"{fname}: out is read-only")
+    return out
+
+
+def _real(fname: str, p: Param, value) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{fname}: {p.name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def _check_real(fname, p, value, x):
+    v = _real(fname, p, value)
+    if not math.isfinite(v):
+        raise ValueError(f"{fname}: {p.name} must be finite, got {v}")
+    return v
+
+
+def _check_nonzero(fname, p, value, x):
+    v = _check_real(fname, p, value, x)
+    if v == 0:
+        raise ValueError(f"{fname}: {p.name} must be a finite nonzero number, got 0")
+    return v
+
+
+def _check_positive(fname, p, value, x):
+    v = _check_real(fname, p, value, x)
+    if not v > 0:
+        raise ValueError(f"{fname}: {p.name} must be finite and > 0, got {v}")
+    return v
+
+
+def _check_not_nan(fname, p, value, x):
+    v = _real(fname, p, value)
+    if math.isnan(v):
+        raise ValueError(f"{fname}: {p.name} must be a number or ±inf, got nan")
+    return v
+
+
+def _check_choice(fname, p, value, x):
+    if not isinstance(value, str) or value not in p.choices:
+        allowed = ", ".join(repr(c) for c in p.choices)
+        raise ValueError(f"{fname}: {p.name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def _check_axis(fname, p, value, x):
+    try:
+        axis = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{fname}: {p.name} must be an integer, got {value!r}") from None
+    return np.lib.array_utils.normalize_axis_index(axis, x.ndim, msg_prefix=f"{fname}: {p.name}")
+
+
+def _check_bool(fname, p, value, x):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{fname}: {p.name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _check_pieces(fname, p, value, x):
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{fname}: {p.name} must be a positive integer, got {value!r}")
+    try:
+        pieces = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{fname}: {p.name} must be a positive integer, got {value!r}") from None
+    if pieces < 1:
+        raise ValueError(f"{fname}: {p.name} must be a positive integer, got {pieces}")
+    return pieces
+
+
+_CHECKS = {
+    "real": _check_real,
+    "nonzero": _check_nonzero,
+    "positive": _check_positive,
+    "not_nan": _check_not_nan,
+    "choice": _check_choice,
+    "axis": _check_axis,
+    "bool": _check_bool,
+    "pieces": _check_pieces,
+}
+
+
+def check_param(fname: str, p: Param, value, x: np.ndarray):
+    """The normalised value of scalar parameter ``p`` (axis made non-negative, etc.)."""
+    return _CHECKS[p.check](fname, p, value, x)
+
+
+def check_pieces_divide(fname: str, x: np.ndarray, pieces: int, axis: int):
+    length = x.shape[axis]
+    if length % pieces:
+        raise ValueError(
+            f"{fname}: pieces={pieces} does not divide the length {length} of axis {axis}; "
+            f"allowed are the divisors of {length}")
+
+
+def check_weight(fname: str, weight: np.ndarray, x: np.ndarray, axis_value, axis_param: Param):
+    """The prelu weight: 1 value, or one per channel along a valid axis."""
+    if weight.size == 1:
+        return None
+    axis = check_param(fname, axis_param, axis_value, x)
+    if weight.size != x.shape[axis]:
+        raise ValueError(
+            f"{fname}: weight has {weight.size} values but x has {x.shape[axis]} channels along "
+            f"axis {axis}; weight needs 1 value or one per channel")
+    return axis

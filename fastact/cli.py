@@ -1,0 +1,96 @@
+"""The ``fastact`` command (also ``python -m fastact``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import platform
+import sys
+
+import numpy as np
+
+import fastact
+from fastact.catalogue import OPS, REQUIRED
+
+# CPU features that decide which kernels can run fast, in the order worth showing.
+_FEATURES = ("sse2", "sse4_1", "sse4_2", "avx", "avx2", "fma", "avx512f", "neon", "asimd")
+
+
+def cpu_features() -> list[str]:
+    """The SIMD features this CPU reports (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    flags = set(line.split(":", 1)[1].split())
+                    return [feature for feature in _FEATURES if feature in flags]
+    except OSError:
+        pass
+    return []
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def info() -> str:
+    """What ``fastact info`` prints."""
+    lines = [
+        f"fastact {fastact.__version__}",
+        f"python {platform.python_version()} on {platform.machine()} ({platform.system()})",
+        f"numpy {np.__version__}, numba {_version('numba')}",
+        f"backends available: {', '.join(fastact.backends())}",
+    ]
+    for name, reason in fastact.unavailable_backends().items():
+        lines.append(f"  {name}: unavailable, {reason}")
+    lines += [
+        f"backend in use: {fastact.get_backend()}",
+        "dtypes: float32, float64 native; float16 computed in float32; "
+        "bool and integers promoted to float64",
+        f"threads: {usable_cores()} usable cores",
+        f"cpu features: {' '.join(cpu_features()) or 'unknown'}",
+        f"ops ({len(OPS)}): {', '.join(op.name for op in OPS)}",
+    ]
+    return "\n".join(lines)
+
+
+def ops_table() -> str:
+    """The op table as Markdown (the README's API table is this output)."""
+    rows = ["| op | parameters (defaults) | forward | backward takes | derivative | at the kink |",
+            "|---|---|---|---|---|---|"]
+    for op in OPS:
+        params = ", ".join(p.name if p.default is REQUIRED else f"{p.name}={p.default!r}"
+                           for p in op.params) or "–"
+        names = " / ".join(f"`{n}`" for n in (op.name,) + op.aliases)
+        saved = ", ".join(("grad_output",) + op.saved + tuple(p.name for p in op.params))
+        rows.append(f"| {names} | {params} | {op.formula} | ({saved}) | {op.derivative} "
+                    f"| {op.kink or '–'} |")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="fastact", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("info", help="version, backends, dtypes, threads and CPU features")
+    commands.add_parser("ops", help="the op table as Markdown")
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        print(info())
+    elif args.command == "ops":
+        print(ops_table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
