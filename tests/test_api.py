@@ -1,0 +1,335 @@
+"""The public API's input handling: dtypes, shapes, out=, backends and every promised error."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastact
+from fastact.catalogue import OPS, OPS_BY_NAME
+
+BACKENDS = fastact.backends()
+ELEMENTWISE = [op for op in OPS if op.kind == "elementwise"]
+
+
+def _default_call(op, x, backend=None, **extra):
+    params = dict(op.test_params[0], **extra)
+    return getattr(fastact, op.name)(x, **params, backend=backend)
+
+
+# --- the table drives the API ----------------------------------------------
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_every_op_has_documented_forward_and_backward(op):
+    forward = getattr(fastact, op.name)
+    backward = getattr(fastact, op.backward_name)
+    assert list(inspect.signature(forward).parameters)[:1] == ["x"]
+    assert list(inspect.signature(backward).parameters)[: 1 + len(op.saved)] == [
+        "grad_output", *op.saved]
+    for fn in (forward, backward):
+        parameters = inspect.signature(fn).parameters
+        assert parameters["out"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert parameters["backend"].kind is inspect.Parameter.KEYWORD_ONLY
+        for p in op.params:
+            assert p.name in parameters
+        assert op.name in fn.__doc__ or op.formula in fn.__doc__
+    assert op.formula in forward.__doc__
+    assert op.derivative in backward.__doc__
+    if op.kink:
+        assert op.kink in forward.__doc__ and op.kink in backward.__doc__
+
+
+def test_swish_is_silu():
+    x = np.linspace(-5, 5, 11)
+    np.testing.assert_array_equal(fastact.swish(x), fastact.silu(x))
+    np.testing.assert_array_equal(fastact.swish_backward(x, x), fastact.silu_backward(x, x))
+
+
+# --- backends ----------------------------------------------------------------
+
+def test_backends_lists_numpy():
+    assert "numpy" in fastact.backends()
+
+
+def test_backend_selection_and_context():
+    assert fastact.get_backend() == os.environ.get("FASTACT_BACKEND", "auto")
+    before = fastact.get_backend()
+    with fastact.use_backend("numpy"):
+        assert fastact.get_backend() == "numpy"
+    assert fastact.get_backend() == before
+    fastact.set_backend("numpy")
+    try:
+        assert fastact.get_backend() == "numpy"
+    finally:
+        fastact.set_backend(before)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fastact.set_backend("cuda"),
+    lambda: fastact.use_backend("gpu").__enter__(),
+    lambda: fastact.relu(np.ones(3), backend="fortran"),
+])
+def test_unknown_backend_is_a_value_error(call):
+    with pytest.raises(ValueError, match="numpy, numba, cython, auto"):
+        call()
+
+
+def test_unavailable_backend_says_why():
+    for name, reason in fastact.unavailable_backends().items():
+        with pytest.raises(ValueError, match=f"backend '{name}' is not available"):
+            fastact.relu(np.ones(3), backend=name)
+        assert reason
+
+
+def _python(code, **env):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=120)
+
+
+def test_import_compiles_nothing_and_does_not_import_numba():
+    result = _python("import sys, fastact; fastact.relu([1.0]); "
+                     "print('numba' in sys.modules, 'llvmlite' in sys.modules)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_environment_variable_sets_the_backend():
+    result = _python("import fastact; print(fastact.get_backend())", FASTACT_BACKEND="numpy")
+    assert result.stdout.strip() == "numpy", result.stderr
+    result = _python("import fastact", FASTACT_BACKEND="bogus")
+    assert result.returncode != 0 and "FASTACT_BACKEND" in result.stderr
+
+
+# --- dtypes ------------------------------------------------------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_float_dtypes_are_kept(backend, op, dtype):
+    x = np.linspace(-4, 4, 24, dtype=dtype).reshape(4, 6)
+    y = _default_call(op, x, backend)
+    assert y.dtype == dtype
+    if dtype == np.float16:  # computed in float32, then rounded
+        expected = _default_call(op, x.astype(np.float32), backend).astype(np.float16)
+        np.testing.assert_array_equal(y, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.int32, np.int64, np.uint16])
+def test_bool_and_integers_promote_to_float64(dtype):
+    x = np.array([0, 1, 1, 0], dtype=dtype)
+    y = fastact.sigmoid(x)
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y, fastact.sigmoid(x.astype(np.float64)))
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+@pytest.mark.parametrize("value", [
+    np.array([1 + 2j]), np.array(["a"]), np.array([object()], dtype=object),
+    np.array(["2020-01-01"], dtype="datetime64[D]"), np.array([1.0], dtype=np.longdouble),
+], ids=["complex", "str", "object", "datetime", "longdouble"])
+def test_unsupported_dtypes_raise_type_error_naming_function_and_dtype(op, value):
+    if value.dtype == np.longdouble and np.dtype(np.longdouble).itemsize == 8:
+        pytest.skip("longdouble is float64 on this platform")
+    with pytest.raises(TypeError, match=rf"{op.name}: x has (unsupported )?dtype {re.escape(str(value.dtype))}"):
+        _default_call(op, value)
+
+
+def test_mixed_dtypes_in_backward_use_result_type():
+    g = np.ones(3, np.float32)
+    x = np.array([-1.0, 0.5, 2.0])
+    assert fastact.relu_backward(g, x).dtype == np.float64
+    assert fastact.relu_backward(g.astype(np.float16), x.astype(np.float32)).dtype == np.float32
+    assert fastact.relu_backward(g.astype(np.float16), np.arange(3)).dtype == np.float64
+
+
+def test_prelu_python_weight_does_not_widen():
+    x = np.linspace(-2, 2, 5, dtype=np.float32)
+    assert fastact.prelu(x, 0.25).dtype == np.float32
+    assert fastact.prelu(x, np.float64(0.25)).dtype == np.float64
+
+
+# --- lists, scalars, 0-d, empty --------------------------------------------
+
+def test_lists_and_scalars_behave_like_a_ufunc():
+    assert fastact.relu(-2) == 0.0 and isinstance(fastact.relu(-2), np.float64)
+    assert isinstance(fastact.sigmoid(np.float32(0.0)), np.float32)
+    np.testing.assert_array_equal(fastact.relu([[1, -1]]), [[1.0, 0.0]])
+    out = np.empty(())
+    assert fastact.relu(3.0, out=out) is out and out == 3.0
+    assert isinstance(fastact.logsumexp([0.0, 0.0]), np.float64)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_empty_inputs(backend):
+    assert fastact.gelu(np.empty((0, 3)), backend=backend).shape == (0, 3)
+    assert fastact.softmax(np.empty((2, 0)), backend=backend).shape == (2, 0)
+    np.testing.assert_array_equal(fastact.logsumexp(np.empty((2, 0)), backend=backend),
+                                  [-np.inf, -np.inf])
+    assert fastact.maxout(np.empty((0, 4)), 2, backend=backend).shape == (0, 2)
+    gi, gw = fastact.prelu_backward(np.empty((0, 3)), np.empty((0, 3)), [1.0, 2, 3],
+                                    backend=backend)
+    assert gi.shape == (0, 3)
+    np.testing.assert_array_equal(gw, [0.0, 0.0, 0.0])
+
+
+# --- out= ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_out_receives_the_result(backend, op):
+    x = np.linspace(-4, 4, 24).reshape(4, 6)
+    expected = _default_call(op, x, backend)
+    out = np.full_like(expected, np.nan)
+    assert _default_call(op, x, backend, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("op", [op for op in OPS if op.kind in ("elementwise", "prelu", "rows")],
+                         ids=lambda op: op.name)
+def test_out_may_be_the_input(backend, op):
+    x = np.linspace(-4, 4, 24).reshape(4, 6)
+    expected = _default_call(op, x, backend)
+    _default_call(op, x, backend, out=x)
+    np.testing.assert_array_equal(x, expected)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_out_partially_overlapping_the_input(backend, op):
+    buffer = np.linspace(-4, 4, 30)
+    x = buffer[:24].reshape(4, 6)
+    expected = _default_call(op, x.copy(), backend)
+    out = buffer[-expected.size:].reshape(expected.shape)
+    _default_call(op, x, backend, out=out)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_backward_out_may_overlap_grad_output():
+    g = np.linspace(-1, 1, 12).reshape(3, 4)
+    y = fastact.softmax(np.arange(12.0).reshape(3, 4))
+    expected = fastact.softmax_backward(g, y)
+    fastact.softmax_backward(g, y, out=g)
+    np.testing.assert_array_equal(g, expected)
+
+
+def test_float16_out():
+    x = np.linspace(-3, 3, 7, dtype=np.float16)
+    out = np.empty(7, np.float16)
+    fastact.gelu(x, out=out)
+    np.testing.assert_array_equal(out, fastact.gelu(x))
+
+
+@pytest.mark.parametrize("out,error,message", [
+    (np.empty(5, np.float32), TypeError, r"relu: out has dtype float32 but the result is float64"),
+    (np.empty(4), ValueError, r"relu: out has shape \(4,\) but the result has shape \(5,\)"),
+    (np.empty((5, 1)), ValueError, r"relu: out has shape \(5, 1\)"),
+    ([0.0] * 5, TypeError, r"relu: out must be a numpy.ndarray, got list"),
+])
+def test_bad_out(out, error, message):
+    x = np.linspace(-1, 1, 5)
+    with pytest.raises(error, match=message):
+        fastact.relu(x, out=out)
+
+
+def test_read_only_out():
+    out = np.empty(5)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="relu: out is read-only"):
+        fastact.relu(np.ones(5), out=out)
+
+
+# --- bad input ------------------------------------------------------------------
+
+BAD_CALLS = [
+    ("shape", lambda x: fastact.relu_backward(np.ones(3), np.ones(4)), ValueError,
+     r"relu_backward: grad_output has shape \(3,\) but x has shape \(4,\)"),
+    ("shape-y", lambda x: fastact.sigmoid_backward(np.ones((2, 3)), np.ones((3, 2))), ValueError,
+     r"sigmoid_backward: grad_output has shape \(2, 3\) but y has shape \(3, 2\)"),
+    ("axis", lambda x: fastact.softmax(x, axis=2), np.exceptions.AxisError, "softmax: axis"),
+    ("axis-neg", lambda x: fastact.log_softmax(x, axis=-3), np.exceptions.AxisError,
+     "log_softmax: axis"),
+    ("axis-type", lambda x: fastact.softmax(x, axis=1.0), TypeError,
+     "softmax: axis must be an integer"),
+    ("axis-bwd", lambda x: fastact.softmax_backward(x, x, axis=5), np.exceptions.AxisError,
+     "softmax_backward: axis"),
+    ("approximate", lambda x: fastact.gelu(x, approximate="erf"), ValueError,
+     r"gelu: approximate must be one of 'none', 'tanh', got 'erf'"),
+    ("approximate-bwd", lambda x: fastact.gelu_backward(x, x, approximate=None), ValueError,
+     r"gelu_backward: approximate must be one of 'none', 'tanh'"),
+    ("pieces", lambda x: fastact.maxout(x, 4), ValueError,
+     r"maxout: pieces=4 does not divide the length 6 of axis 1"),
+    ("pieces-zero", lambda x: fastact.maxout(x, 0), ValueError,
+     "maxout: pieces must be a positive integer, got 0"),
+    ("pieces-float", lambda x: fastact.maxout(x, 2.0), TypeError,
+     "maxout: pieces must be a positive integer"),
+    ("pieces-bwd", lambda x: fastact.maxout_backward(np.ones((4, 3)), x, 4), ValueError,
+     "maxout_backward: pieces=4 does not divide"),
+    ("maxout-grad", lambda x: fastact.maxout_backward(np.ones((4, 2)), x, 2), ValueError,
+     r"maxout_backward: grad_output has shape \(4, 2\) but maxout of x .* has shape \(4, 3\)"),
+    ("celu-alpha", lambda x: fastact.celu(x, alpha=0), ValueError,
+     "celu: alpha must be a finite nonzero number"),
+    ("elu-alpha-nan", lambda x: fastact.elu(x, alpha=float("nan")), ValueError,
+     "elu: alpha must be finite"),
+    ("slope-str", lambda x: fastact.leaky_relu(x, "0.1"), TypeError,
+     "leaky_relu: negative_slope must be a real number"),
+    ("slope-inf", lambda x: fastact.leaky_relu(x, np.inf), ValueError,
+     "leaky_relu: negative_slope must be finite"),
+    ("beta", lambda x: fastact.softplus(x, beta=0), ValueError,
+     "softplus: beta must be finite and > 0"),
+    ("beta-neg", lambda x: fastact.softplus_backward(x, x, beta=-1), ValueError,
+     "softplus_backward: beta must be finite and > 0"),
+    ("threshold", lambda x: fastact.softplus(x, threshold=float("nan")), ValueError,
+     "softplus: threshold must be a number or ±inf"),
+    ("keepdims", lambda x: fastact.logsumexp(x, keepdims=1), TypeError,
+     "logsumexp: keepdims must be True or False"),
+    ("lse-y", lambda x: fastact.logsumexp_backward(np.ones(4), x, np.ones(3)), ValueError,
+     r"logsumexp_backward: y has shape \(3,\) but logsumexp of x .* has shape \(4,\)"),
+    ("lse-g", lambda x: fastact.logsumexp_backward(np.ones(3), x, np.ones(4)), ValueError,
+     r"logsumexp_backward: grad_output has shape \(3,\) but y has shape \(4,\)"),
+    ("weight", lambda x: fastact.prelu(x, [0.1, 0.2]), ValueError,
+     "prelu: weight has 2 values but x has 6 channels along axis 1"),
+    ("weight-empty", lambda x: fastact.prelu(x, []), ValueError, "prelu: weight is empty"),
+    ("weight-axis", lambda x: fastact.prelu(x[0], np.ones(6)), np.exceptions.AxisError,
+     "prelu: axis"),
+    ("weight-dtype", lambda x: fastact.prelu(x, ["a"]), TypeError,
+     "prelu: weight has unsupported dtype"),
+    ("weight-bwd", lambda x: fastact.prelu_backward(x, x, np.ones(5)), ValueError,
+     "prelu_backward: weight has 5 values"),
+    ("grad-dtype", lambda x: fastact.relu_backward(x.astype(complex), x), TypeError,
+     "relu_backward: grad_output has unsupported dtype complex128"),
+    ("missing", lambda x: fastact.maxout(x), TypeError, "pieces"),
+]
+
+
+@pytest.mark.parametrize("call,error,message", [c[1:] for c in BAD_CALLS],
+                         ids=[c[0] for c in BAD_CALLS])
+def test_bad_input_raises_clear_error_and_leaves_inputs_alone(call, error, message):
+    x = np.linspace(-3, 3, 24).reshape(4, 6)
+    before = x.copy()
+    with pytest.raises(error, match=message):
+        call(x)
+    np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_forward_leaves_its_input_alone(op):
+    x = np.linspace(-3, 3, 24).reshape(4, 6)
+    before = x.copy()
+    _default_call(op, x)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_op_table_is_complete():
+    expected = {"relu", "leaky_relu", "prelu", "elu", "selu", "celu", "gelu", "sigmoid", "tanh",
+                "silu", "softplus", "mish", "hardsigmoid", "hardswish", "softmax", "log_softmax",
+                "logsumexp", "maxout"}
+    assert set(OPS_BY_NAME) == expected
+    for name in expected:
+        assert callable(getattr(fastact, name)) and callable(getattr(fastact, name + "_backward"))
