@@ -1,5 +1,5 @@
 import sys
 
-from fastact.cli import main
+from fastact.cli import run
 
-sys.exit(main())
+sys.exit(run())

@@ -92,5 +92,14 @@ def main(argv=None) -> int:
     return 0
 
 
+def run() -> int:
+    """Console entry point: main() that exits quietly when the reader closes the pipe."""
+    try:
+        return main()
+    except BrokenPipeError:
+        sys.stderr.close()  # nothing more can be written; avoid the interpreter's warning
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())
