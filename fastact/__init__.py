@@ -10,6 +10,7 @@ Importing fastact compiles nothing and does not import numba.
 
 from fastact._api import FUNCTIONS as _FUNCTIONS
 from fastact._dispatch import backends, get_backend, set_backend, unavailable_backends, use_backend
+from fastact._threads import get_num_threads, num_threads, set_num_threads
 from fastact.catalogue import OPS
 
 __version__ = "0.1.0"
@@ -18,4 +19,5 @@ globals().update(_FUNCTIONS)
 
 __all__ = sorted(_FUNCTIONS) + [
     "OPS", "backends", "get_backend", "set_backend", "unavailable_backends", "use_backend",
+    "get_num_threads", "num_threads", "set_num_threads",
 ]
