@@ -1,0 +1,299 @@
+"""Scalar math of every elementwise op, forward and backward, for the Numba backend.
+
+Each function is written once for both float types: ``T = type(x)`` makes
+every constant the input's type, so float32 math stays float32 (a bare 0.5
+would be a float64 and halve the vector width).  The loops that call these are
+generated in ``kernels.py``.  Comparisons are arranged so that NaN falls into
+the formula branch and propagates; the limits at ±inf are selected explicitly
+where the formula would give 0*inf.
+
+Conventions: forward ``f(x, *params)``, backward ``b(grad_output, x_or_y, *params)``,
+exactly as in the op table; a backward returns grad_output * f'(x).
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba.extending import register_jitable
+
+from fastact.catalogue import SELU_ALPHA, SELU_SCALE
+
+scalar = register_jitable(inline="always")
+
+_SELU_SCALE_ALPHA = SELU_SCALE * SELU_ALPHA
+_SQRT_2_OVER_PI_X2 = 1.5957691216057307  # 2*sqrt(2/pi): 0.5(1 + tanh(u)) = sigmoid(2u)
+_GELU_C = 0.044715
+_INV_SQRT_2 = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+
+
+@scalar
+def _exp(x):
+    return math.exp(x)
+
+
+@scalar
+def _expm1(x):
+    return math.expm1(x)
+
+
+@scalar
+def _log1p(x):
+    return math.log1p(x)
+
+
+@scalar
+def _tanh(x):
+    return math.tanh(x)
+
+
+@scalar
+def _erfc(x):
+    return math.erfc(x)
+
+
+@scalar
+def _sigmoids(x):
+    """sigmoid(x) and sigmoid(-x), each without cancellation or overflow."""
+    T = type(x)
+    e = _exp(-abs(x))
+    r = T(1) / (T(1) + e)
+    return (r, e * r) if x >= T(0) else (e * r, r)
+
+
+@scalar
+def _at_inf(x, value, at_neg_inf, at_pos_inf):
+    """value, or the limits where x = ±inf (NaN stays in value)."""
+    if abs(x) == math.inf:
+        return at_pos_inf if x > type(x)(0) else at_neg_inf
+    return value
+
+
+# --- relu family ---------------------------------------------------------------
+
+@scalar
+def relu(x):
+    T = type(x)
+    return x if (x > T(0) or x != x) else T(0)
+
+
+@scalar
+def relu_backward(g, x):
+    T = type(x)
+    return g * (T(1) if x > T(0) else (x if x != x else T(0)))
+
+
+@scalar
+def leaky_relu(x, s):
+    T = type(x)
+    if x > T(0) or x != x:
+        return x
+    return s * x if s != T(0) else T(0)  # the limit 0 at -inf when s = 0, not 0*inf
+
+
+@scalar
+def leaky_relu_backward(g, x, s):
+    T = type(x)
+    return g * (T(1) if x > T(0) else (x if x != x else s))
+
+
+@scalar
+def hardsigmoid(x):
+    T = type(x)
+    if x <= T(-3):
+        return T(0)
+    if x >= T(3):
+        return T(1)
+    return x / T(6) + T(0.5)
+
+
+@scalar
+def hardsigmoid_backward(g, x):
+    T = type(x)
+    d = T(1) / T(6) if (x > T(-3) and x < T(3)) else (x if x != x else T(0))
+    return g * d
+
+
+@scalar
+def hardswish(x):
+    T = type(x)
+    if x <= T(-3):
+        return T(0)
+    if x >= T(3):
+        return x
+    return x * (x + T(3)) / T(6)
+
+
+@scalar
+def hardswish_backward(g, x):
+    T = type(x)
+    if x <= T(-3):
+        d = T(0)
+    elif x >= T(3):
+        d = T(1)
+    else:
+        d = (T(2) * x + T(3)) / T(6)
+    return g * d
+
+
+# --- exponential linear units --------------------------------------------------
+
+@scalar
+def elu(x, alpha):
+    T = type(x)
+    return x if x > T(0) else alpha * _expm1(x)
+
+
+@scalar
+def elu_backward(g, x, alpha):
+    T = type(x)
+    return g * (T(1) if x > T(0) else alpha * _exp(x))
+
+
+@scalar
+def selu(x):
+    T = type(x)
+    return T(SELU_SCALE) * x if x > T(0) else T(_SELU_SCALE_ALPHA) * _expm1(x)
+
+
+@scalar
+def selu_backward(g, x):
+    T = type(x)
+    return g * (T(SELU_SCALE) if x > T(0) else T(_SELU_SCALE_ALPHA) * _exp(x))
+
+
+@scalar
+def celu(x, alpha):
+    T = type(x)
+    return x if x > T(0) else alpha * _expm1(x / alpha)
+
+
+@scalar
+def celu_backward(g, x, alpha):
+    T = type(x)
+    return g * (T(1) if x > T(0) else _exp(x / alpha))
+
+
+# --- sigmoid-shaped ------------------------------------------------------------
+
+@scalar
+def sigmoid(x):
+    s, _ = _sigmoids(x)
+    return s
+
+
+@scalar
+def sigmoid_backward(g, y):
+    T = type(y)
+    return g * (y * (T(1) - y))
+
+
+@scalar
+def tanh(x):
+    return _tanh(x)
+
+
+@scalar
+def tanh_backward(g, y):
+    T = type(y)
+    return g * ((T(1) - y) * (T(1) + y))
+
+
+@scalar
+def silu(x):
+    T = type(x)
+    s, _ = _sigmoids(x)
+    return _at_inf(x, x * s, T(0), x)
+
+
+@scalar
+def silu_backward(g, x):
+    T = type(x)
+    s, s_neg = _sigmoids(x)
+    return g * _at_inf(x, s * (T(1) + x * s_neg), T(0), T(1))
+
+
+@scalar
+def softplus(x, beta, threshold):
+    T = type(x)
+    z = beta * x
+    if z > threshold:
+        return x
+    return (max(z, T(0)) + _log1p(_exp(-abs(z)))) / beta
+
+
+@scalar
+def softplus_backward(g, x, beta, threshold):
+    T = type(x)
+    z = beta * x
+    if z > threshold:
+        return g
+    s, _ = _sigmoids(z)
+    return g * s
+
+
+@scalar
+def _mish_parts(x):
+    """tanh(softplus(x)) and 1 - tanh(softplus(x))^2 (see reference._mish_parts)."""
+    T = type(x)
+    e = _exp(-abs(x))
+    if x > T(0):
+        r = e * e / (T(1) + T(2) * e)
+        q = T(1) + T(2) * r
+        return T(1) / q, T(4) * r * (T(1) + r) / (q * q)
+    n = e * (e + T(2))
+    q = n + T(2)
+    return n / q, T(4) * (n + T(1)) / (q * q)
+
+
+@scalar
+def mish(x):
+    T = type(x)
+    t, _ = _mish_parts(x)
+    return _at_inf(x, x * t, T(0), x)
+
+
+@scalar
+def mish_backward(g, x):
+    T = type(x)
+    t, one_minus_t2 = _mish_parts(x)
+    s, _ = _sigmoids(x)
+    return g * _at_inf(x, t + x * s * one_minus_t2, T(0), T(1))
+
+
+# --- GELU ------------------------------------------------------------------------
+
+@scalar
+def gelu_tanh(x):
+    T = type(x)
+    t = T(_SQRT_2_OVER_PI_X2) * (x * (T(1) + T(_GELU_C) * (x * x)))
+    s, _ = _sigmoids(t)
+    return _at_inf(x, x * s, T(0), x)
+
+
+@scalar
+def gelu_tanh_backward(g, x):
+    T = type(x)
+    t = T(_SQRT_2_OVER_PI_X2) * (x * (T(1) + T(_GELU_C) * (x * x)))
+    dt = T(_SQRT_2_OVER_PI_X2) * (T(1) + T(3 * _GELU_C) * (x * x))
+    s, s_neg = _sigmoids(t)
+    d = s + (x * s * s_neg) * dt
+    if abs(x) >= T(1e10):  # s*s_neg is 0 there while x*dt overflows
+        d = T(1) if x > T(0) else T(0)
+    return g * d
+
+
+@scalar
+def gelu(x):
+    T = type(x)
+    cdf = T(0.5) * _erfc(-x * T(_INV_SQRT_2))
+    return _at_inf(x, x * cdf, T(0), x)
+
+
+@scalar
+def gelu_backward(g, x):
+    T = type(x)
+    cdf = T(0.5) * _erfc(-x * T(_INV_SQRT_2))
+    pdf = T(_INV_SQRT_2PI) * _exp(T(-0.5) * (x * x))
+    return g * _at_inf(x, cdf + x * pdf, T(0), T(1))
