@@ -30,6 +30,31 @@ def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
             and a.strides == b.strides and a.shape == b.shape and a.dtype == b.dtype)
 
 
+_NATIVE_FLOATS = frozenset([np.dtype(np.float32), np.dtype(np.float64)])
+
+
+def run_elementwise(op: Op, backward: bool, fname: str, named_arrays: tuple, raw_params: tuple,
+                    out, backend):
+    """The common case, with less to check: an elementwise op on native float32/float64
+    ndarrays of one dtype and shape, with no ``out``.  Anything else goes to :func:`run`.
+    """
+    if out is None:
+        x = named_arrays[-1][1]
+        if type(x) is np.ndarray and x.dtype in _NATIVE_FLOATS and (
+                not backward or (type(named_arrays[0][1]) is np.ndarray
+                                 and named_arrays[0][1].dtype == x.dtype
+                                 and named_arrays[0][1].shape == x.shape)):
+            params = [v.check_param(fname, p, value, x) for p, value in zip(op.params, raw_params)]
+            k = _dispatch.kernel(backend, op, "backward" if backward else "forward", x.dtype)
+            result = np.empty_like(x)
+            if backward:
+                k(named_arrays[0][1], x, result, *params)
+            else:
+                k(x, result, *params)
+            return result if result.ndim else result[()]
+    return run(op, backward, fname, named_arrays, raw_params, out, backend)
+
+
 def run(op: Op, backward: bool, fname: str, named_arrays: tuple, raw_params: tuple, out, backend):
     """Validate one call of ``fname``, run its kernel, return the result."""
     arrays = [v.as_float_array(value, fname, name) for name, value in named_arrays]
@@ -203,9 +228,11 @@ def make_functions(op: Op) -> dict:
             name = fname + ("_backward" if backward else "")
             named = "".join(f"({a!r}, {a}), " for a in arrays)
             signature = ", ".join(arrays + ((params,) if params else ()))
+            runner = "run_elementwise" if op.kind == "elementwise" else "run"
             source = (f"def {name}({signature}, *, out=None, backend=None):\n"
-                      f"    return run(_op, {backward}, {name!r}, ({named}), ({values}), out, backend)\n")
-            namespace = {"run": run, "_op": op}
+                      f"    return {runner}(_op, {backward}, {name!r}, ({named}), ({values}), out,"
+                      f" backend)\n")
+            namespace = {"run": run, "run_elementwise": run_elementwise, "_op": op}
             exec(compile(source, f"<fastact.{name}>", "exec"), namespace)
             fn = namespace[name]
             fn.__module__ = "fastact"

@@ -40,20 +40,25 @@ def _import_numba():
 
 
 def _launch(serial, parallel, n, args):
-    threads = _threads.get_num_threads()
-    if threads > 1 and n >= PARALLEL_MIN_ELEMENTS:
-        global _launch_lock
-        numba = _numba
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        if _launch_lock is None:
-            parallel(*args)
-            if numba.threading_layer() == "workqueue":
-                _launch_lock = threading.Lock()
-        else:
-            with _launch_lock:
-                parallel(*args)
+    if n >= PARALLEL_MIN_ELEMENTS:
+        threads = _threads.get_num_threads()
+        if threads > 1:
+            _launch_parallel(parallel, threads, args)
+            return
+    serial(*args)
+
+
+def _launch_parallel(parallel, threads, args):
+    global _launch_lock
+    numba = _numba
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    if _launch_lock is None:
+        parallel(*args)
+        if numba.threading_layer() == "workqueue":
+            _launch_lock = threading.Lock()
     else:
-        serial(*args)
+        with _launch_lock:
+            parallel(*args)
 
 
 def kernel(op, direction, dtype):
@@ -74,15 +79,19 @@ def _elementwise_loops(name, n_in):
 
 def _run_flat(serial, parallel, arrays, out, scalars):
     """Run on 1-D views when every array is contiguous in the same order, else on copies."""
-    for order, flag in (("C", "C_CONTIGUOUS"), ("F", "F_CONTIGUOUS")):
-        if out.flags[flag] and all(a.flags[flag] for a in arrays):
-            flat = [a.reshape(-1, order=order) for a in arrays]
-            _launch(serial, parallel, out.size, (*flat, out.reshape(-1, order=order), *scalars))
-            return
-    flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
-    result = np.empty(out.shape, out.dtype)
-    _launch(serial, parallel, out.size, (*flat, result.reshape(-1), *scalars))
-    out[...] = result
+    if out.flags.c_contiguous and all(a.flags.c_contiguous for a in arrays):
+        if out.ndim != 1:
+            arrays = [a.reshape(-1) for a in arrays]
+            out = out.reshape(-1)
+        _launch(serial, parallel, out.size, (*arrays, out, *scalars))
+    elif out.flags.f_contiguous and all(a.flags.f_contiguous for a in arrays):
+        flat = [a.reshape(-1, order="F") for a in arrays]
+        _launch(serial, parallel, out.size, (*flat, out.reshape(-1, order="F"), *scalars))
+    else:
+        flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+        result = np.empty(out.shape, out.dtype)
+        _launch(serial, parallel, out.size, (*flat, result.reshape(-1), *scalars))
+        out[...] = result
 
 
 def _elementwise(op, forward, T):
@@ -91,16 +100,22 @@ def _elementwise(op, forward, T):
     # A choice parameter (gelu's approximate) selects a scalar function: gelu, gelu_tanh.
     choices = [i for i, p in enumerate(op.params) if p.check == "choice"]
 
-    def run(*args):
-        arrays, out, params = args[:n_in], args[n_in], args[n_in + 1:]
+    def loops_and_scalars(params):
         name = op.name
         for i in choices:
             if params[i] != op.params[i].default:
                 name = f"{name}_{params[i]}"
-        serial, parallel = _elementwise_loops(name + suffix, n_in)
         scalars = tuple(T(p) for i, p in enumerate(params) if i not in choices)
-        _run_flat(serial, parallel, arrays, out, scalars)
+        return _elementwise_loops(name + suffix, n_in), scalars
 
+    if n_in == 1:
+        def run(x, out, *params):
+            (serial, parallel), scalars = loops_and_scalars(params)
+            _run_flat(serial, parallel, (x,), out, scalars)
+    else:
+        def run(g, x, out, *params):
+            (serial, parallel), scalars = loops_and_scalars(params)
+            _run_flat(serial, parallel, (g, x), out, scalars)
     return run
 
 
