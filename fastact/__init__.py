@@ -9,7 +9,8 @@ Importing fastact compiles nothing and does not import numba.
 """
 
 from fastact._api import FUNCTIONS as _FUNCTIONS
-from fastact._dispatch import backends, get_backend, set_backend, unavailable_backends, use_backend
+from fastact._dispatch import (backends, get_backend, set_backend, unavailable_backends,
+                               use_backend, warmup)
 from fastact._threads import get_num_threads, num_threads, set_num_threads
 from fastact.catalogue import OPS
 
@@ -19,5 +20,5 @@ globals().update(_FUNCTIONS)
 
 __all__ = sorted(_FUNCTIONS) + [
     "OPS", "backends", "get_backend", "set_backend", "unavailable_backends", "use_backend",
-    "get_num_threads", "num_threads", "set_num_threads",
+    "get_num_threads", "num_threads", "set_num_threads", "warmup",
 ]

@@ -148,6 +148,23 @@ def kernel(backend: str | None, op: Op, direction: str, dtype: np.dtype):
     return found
 
 
+def warmup(ops=None, dtypes=None) -> None:
+    """Compile the fast backends' kernels now rather than on first use.
+
+    ``ops``: op names (default: all); ``dtypes``: default float32 and float64.
+    Backends without a JIT (numpy, cython) have nothing to do.  Numba's kernels
+    are also cached on disk, so a later process only loads them.
+    """
+    from fastact.catalogue import OPS, OPS_BY_NAME
+
+    selected = OPS if ops is None else [OPS_BY_NAME[name] for name in ops]
+    dtypes = (np.float32, np.float64) if dtypes is None else dtypes
+    for name in backends():
+        module = _module(name)
+        if hasattr(module, "warmup"):
+            module.warmup(selected, dtypes)
+
+
 def _initial_backend():
     name = os.environ.get("FASTACT_BACKEND", "").strip()
     return _check_name(name, "FASTACT_BACKEND") if name else "auto"

@@ -209,3 +209,34 @@ def _reduce(op, forward, T):
             out[...] = result
 
     return run
+
+
+def warmup(ops, dtypes):
+    """Compile (or load from the disk cache) the serial and parallel kernels of ``ops``."""
+    import fastact
+
+    global PARALLEL_MIN_ELEMENTS
+    threshold = PARALLEL_MIN_ELEMENTS
+    try:
+        for parallel in (False, True):
+            PARALLEL_MIN_ELEMENTS = 0 if parallel else threshold
+            with _threads.num_threads(2 if parallel else 1):
+                for op in ops:
+                    for dtype in dtypes:
+                        _call_once(fastact, op, np.dtype(dtype))
+    finally:
+        PARALLEL_MIN_ELEMENTS = threshold
+
+
+def _call_once(fastact, op, dtype):
+    x = np.linspace(-2, 2, 8, dtype=dtype).reshape(2, 4)
+    for params in op.test_params:
+        params = dict(params)
+        if op.kind == "prelu":
+            params["weight"] = np.full(np.size(params["weight"]) if np.size(params["weight"]) == 1
+                                       else 4, 0.25, dtype)
+            params["axis"] = 1
+        y = getattr(fastact, op.name)(x, **params, backend="numba")
+        saved = {"x": x, "y": y}
+        getattr(fastact, op.backward_name)(np.ones_like(y), *[saved[s] for s in op.saved],
+                                           **params, backend="numba")
