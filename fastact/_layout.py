@@ -1,0 +1,140 @@
+"""Kernels in the dispatcher's convention, built from a compiled backend's loops.
+
+The fast backends compile loops over simple shapes only: 1-D contiguous arrays
+(elementwise), C-contiguous (rows, length) arrays (row ops), and (outer,
+channels, inner) arrays (prelu).  This module turns any layout the dispatcher
+passes (strided, Fortran, negative strides, non-contiguous outputs) into those
+shapes, as views where possible and as copies where not, so each backend only
+supplies its loops.  A backend's ``loops`` object has:
+
+``elementwise(name, n_in, T)``  -> run(n, *arrays, out, *scalars) on 1-D arrays
+``rows(name, n_in, T)``         -> run(n, *arrays, out, *params) on 2-D arrays
+``reduce(name, T)``             -> run(n, x, out) with x 2-D and out 1-D
+``prelu(forward, T)``           -> run(x, [g,] weight, out[, grad_weight]) on 3-D arrays
+
+where ``name`` is the scalar or row function's name, ``T`` the NumPy scalar type,
+and ``n`` the element count the backend uses to choose serial or parallel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def kernel(loops, op, direction, dtype):
+    """The dispatcher-convention kernel of ``op`` built on ``loops`` (see module docstring)."""
+    forward = direction == "forward"
+    make = {"elementwise": _elementwise, "prelu": _prelu, "rows": _rows, "maxout": _rows,
+            "reduce": _reduce}[op.kind]
+    return make(loops, op, forward, dtype.type)
+
+
+def _run_flat(run, arrays, out, scalars):
+    """Run on 1-D views when every array is contiguous in the same order, else on copies."""
+    if out.flags.c_contiguous and all(a.flags.c_contiguous for a in arrays):
+        if out.ndim != 1:
+            arrays = [a.reshape(-1) for a in arrays]
+            out = out.reshape(-1)
+        run(out.size, *arrays, out, *scalars)
+    elif out.flags.f_contiguous and all(a.flags.f_contiguous for a in arrays):
+        flat = [a.reshape(-1, order="F") for a in arrays]
+        run(out.size, *flat, out.reshape(-1, order="F"), *scalars)
+    else:
+        flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+        result = np.empty(out.shape, out.dtype)
+        run(out.size, *flat, result.reshape(-1), *scalars)
+        out[...] = result
+
+
+def _elementwise(loops, op, forward, T):
+    n_in = 1 if forward else 2
+    suffix = "" if forward else "_backward"
+    # A choice parameter (gelu's approximate) selects a scalar function: gelu, gelu_tanh.
+    choices = [i for i, p in enumerate(op.params) if p.check == "choice"]
+
+    def loop_and_scalars(params):
+        name = op.name
+        for i in choices:
+            if params[i] != op.params[i].default:
+                name = f"{name}_{params[i]}"
+        scalars = tuple(T(p) for i, p in enumerate(params) if i not in choices)
+        return loops.elementwise(name + suffix, n_in, T), scalars
+
+    if n_in == 1:
+        def run(x, out, *params):
+            loop, scalars = loop_and_scalars(params)
+            _run_flat(loop, (x,), out, scalars)
+    else:
+        def run(g, x, out, *params):
+            loop, scalars = loop_and_scalars(params)
+            _run_flat(loop, (g, x), out, scalars)
+    return run
+
+
+def _channel_shape(shape, axis):
+    """(outer, channels, inner) for a channel axis (None: one channel)."""
+    if axis is None:
+        return 1, 1, math.prod(shape)
+    return math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])
+
+
+def _prelu(loops, op, forward, T):
+    n_in = 1 if forward else 2
+
+    def run(*args):
+        arrays, weight, out, axis = args[:n_in], args[n_in], args[n_in + 1], args[n_in + 2]
+        shape3 = _channel_shape(out.shape, axis)
+        inputs = [np.ascontiguousarray(a).reshape(shape3) for a in arrays]
+        weight = np.ascontiguousarray(weight)
+        result = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
+        grad_weight = None if forward else np.empty(weight.size, out.dtype)
+        extra = () if forward else (grad_weight,)
+        loops.prelu(forward, T)(*inputs, weight, result.reshape(shape3), *extra)
+        if result is not out:
+            out[...] = result
+        return grad_weight
+
+    return run
+
+
+def _as_rows(a, n_rows):
+    """A C-contiguous (rows, length) version of a (..., length) array: a view when possible."""
+    return np.ascontiguousarray(a.reshape(n_rows, a.shape[-1]))
+
+
+def _rows(loops, op, forward, T):
+    name = op.name if forward else op.backward_name
+    n_in = 1 if forward else 2
+
+    def run(*args):
+        arrays, out, params = args[:n_in], args[n_in], args[n_in + 1:]
+        n_rows = math.prod(out.shape[:-1])
+        inputs = [_as_rows(a, n_rows) for a in arrays]
+        result = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
+        loops.rows(name, n_in, T)(out.size, *inputs, _as_rows(result, n_rows), *params)
+        if result is not out:
+            out[...] = result
+
+    return run
+
+
+def _reduce(loops, op, forward, T):
+    def run(*args):
+        if forward:
+            x, out = args
+            n_rows = out.size
+            result = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
+            loops.reduce(op.name, T)(x.size, _as_rows(x, n_rows), result.reshape(n_rows))
+        else:
+            g, x, y, out = args
+            n_rows = y.size
+            result = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
+            loops.rows(op.backward_name, 3, T)(
+                x.size, np.ascontiguousarray(g).reshape(n_rows), _as_rows(x, n_rows),
+                np.ascontiguousarray(y).reshape(n_rows), _as_rows(result, n_rows))
+        if result is not out:
+            out[...] = result
+
+    return run
