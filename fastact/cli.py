@@ -11,24 +11,8 @@ import sys
 import numpy as np
 
 import fastact
+from fastact import _cpu
 from fastact.catalogue import OPS, REQUIRED
-
-# CPU features that decide which kernels can run fast, in the order worth showing.
-_FEATURES = ("sse2", "sse4_1", "sse4_2", "avx", "avx2", "fma", "avx512f", "neon", "asimd")
-
-
-def cpu_features() -> list[str]:
-    """The SIMD features this CPU reports (Linux /proc/cpuinfo; empty elsewhere)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    flags = set(line.split(":", 1)[1].split())
-                    return [feature for feature in _FEATURES if feature in flags]
-    except OSError:
-        pass
-    return []
-
 
 def usable_cores() -> int:
     try:
@@ -59,7 +43,7 @@ def info() -> str:
         "dtypes: float32, float64 native; float16 computed in float32; "
         "bool and integers promoted to float64",
         f"threads: {usable_cores()} usable cores",
-        f"cpu features: {' '.join(cpu_features()) or 'unknown'}",
+        f"cpu features: {' '.join(_cpu.features()) or 'unknown'}",
         f"ops ({len(OPS)}): {', '.join(op.name for op in OPS)}",
     ]
     return "\n".join(lines)

@@ -1,0 +1,22 @@
+"""The CPU's SIMD features (for `fastact info` and for picking a compiled variant)."""
+
+from __future__ import annotations
+
+import functools
+
+# Features that decide which kernels can run fast, in the order worth showing.
+FEATURES = ("sse2", "sse4_1", "sse4_2", "avx", "avx2", "fma", "avx512f", "neon", "asimd")
+
+
+@functools.cache
+def features() -> tuple[str, ...]:
+    """The SIMD features this CPU reports (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    flags = set(line.split(":", 1)[1].split())
+                    return tuple(feature for feature in FEATURES if feature in flags)
+    except OSError:
+        pass
+    return ()

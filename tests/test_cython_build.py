@@ -1,0 +1,53 @@
+"""The Cython backend's two compiled variants, and its OpenMP and thread-cap behaviour."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastact
+
+pytestmark = pytest.mark.skipif("cython" not in fastact.backends(),
+                                reason="the Cython extensions are not built")
+TESTS = Path(__file__).resolve().parent
+
+
+def test_avx2_variant_is_used_where_the_cpu_has_it():
+    from fastact import _cpu
+    from fastact._cython import backend
+
+    expected = "_kernels_avx2" if {"avx2", "fma"} <= set(_cpu.features()) else "_kernels_baseline"
+    assert backend.variant() == expected
+
+
+def test_baseline_variant_passes_the_backend_suite():
+    """The whole differential and non-finite suite on the baseline build (FASTACT_CPU_BASELINE=1)."""
+    env = {**os.environ, "FASTACT_CPU_BASELINE": "1"}
+    code = ("from fastact._cython import backend; assert backend.variant() == '_kernels_baseline';"
+            "import pytest, sys; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-k', "
+            "'cython', sys.argv[1], sys.argv[2], sys.argv[3]]))")
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(TESTS / "test_backends.py"),
+         str(TESTS / "test_nonfinite.py"), str(TESTS / "test_gradients.py")],
+        capture_output=True, text=True, env=env, timeout=600, cwd=TESTS.parent)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_threadpoolctl_sees_and_limits_the_openmp_threads():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastact._cython import backend
+
+    if not backend.kernels().OPENMP:
+        pytest.skip("built without OpenMP")
+    x = np.random.default_rng(0).normal(size=1 << 18).astype(np.float32)
+    fastact.gelu(x, backend="cython")
+    apis = {info["user_api"] for info in threadpoolctl.threadpool_info()}
+    assert "openmp" in apis
+    with threadpoolctl.threadpool_limits(1, user_api="openmp"), fastact.num_threads(2):
+        np.testing.assert_allclose(fastact.gelu(x, backend="cython"),
+                                   fastact.gelu(x, backend="numpy"), rtol=1e-5, atol=1e-30)
