@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, cdivision=True, boundscheck=False, wraparound=False
 # Row kernels of the Cython backend: softmax, log_softmax, logsumexp, maxout and
 # their backwards, over one row given by a pointer and a length (the same math
 # as fastact/_numba/rows.py).  Three passes: the max and where it is, the exps
@@ -16,7 +16,7 @@ cdef inline Py_ssize_t _first_max(const real* x, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t k = 0, i
     for i in range(1, n):
         v = x[i]
-        if m == m and (v > m or v != v):
+        if (m == m) & ((v > m) | (v != v)):
             m = v
             k = i
     return k
@@ -49,7 +49,7 @@ cdef inline real _shifted_exps(const real* x, Py_ssize_t n, real m, Py_ssize_t k
 
 
 cdef inline bint _finite(real v) noexcept nogil:
-    return v - v == 0
+    return v - v == <real>0
 
 
 cdef inline void softmax(const real* x, real* out, Py_ssize_t n, real* scratch) noexcept nogil:

@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, cdivision=True, boundscheck=False, wraparound=False
 # Scalar math of every elementwise op, forward and backward, for the Cython backend.
 #
 # One fused-type function per op and direction (the same math as
@@ -10,38 +10,46 @@
 # Conventions: forward f(x, params...), backward b(g, x_or_y, params...).
 
 from libc.math cimport INFINITY, NAN, fabs, fabsf
-from libc.math cimport exp as c_exp, expf as c_expf, expm1 as c_expm1, expm1f as c_expm1f
-from libc.math cimport log1p as c_log1p, log1pf as c_log1pf, tanh as c_tanh, tanhf as c_tanhf
 from libc.math cimport erfc as c_erfc, erfcf as c_erfcf
+
+cdef extern from "vecmath.h" nogil:
+    float fa_expf(float x) noexcept
+    double fa_exp(double x) noexcept
+    float fa_expm1f(float x) noexcept
+    double fa_expm1(double x) noexcept
+    float fa_log1pf(float x) noexcept
+    double fa_log1p(double x) noexcept
+    float fa_tanhf(float x) noexcept
+    double fa_tanh(double x) noexcept
 
 ctypedef fused real:
     float
     double
 
-# The elementary functions, one place to swap in vectorisable versions.
+# The elementary functions: the vectorisable ones of vecmath.h; erfc is still libm's.
 cdef inline real _exp(real x) noexcept nogil:
     if real is float:
-        return c_expf(x)
+        return fa_expf(x)
     else:
-        return c_exp(x)
+        return fa_exp(x)
 
 cdef inline real _expm1(real x) noexcept nogil:
     if real is float:
-        return c_expm1f(x)
+        return fa_expm1f(x)
     else:
-        return c_expm1(x)
+        return fa_expm1(x)
 
 cdef inline real _log1p(real x) noexcept nogil:
     if real is float:
-        return c_log1pf(x)
+        return fa_log1pf(x)
     else:
-        return c_log1p(x)
+        return fa_log1p(x)
 
 cdef inline real _tanh(real x) noexcept nogil:
     if real is float:
-        return c_tanhf(x)
+        return fa_tanhf(x)
     else:
-        return c_tanh(x)
+        return fa_tanh(x)
 
 cdef inline real _erfc(real x) noexcept nogil:
     if real is float:
@@ -59,35 +67,35 @@ cdef inline real _sigmoid(real x) noexcept nogil:
     """sigmoid(x) without overflow."""
     cdef real e = _exp(-_abs(x))
     cdef real r = <real>1 / (<real>1 + e)
-    return r if x >= 0 else e * r
+    return r if x >= <real>0 else e * r
 
 cdef inline real _sigmoid_neg(real x) noexcept nogil:
     """sigmoid(-x) without cancellation."""
     cdef real e = _exp(-_abs(x))
     cdef real r = <real>1 / (<real>1 + e)
-    return e * r if x >= 0 else r
+    return e * r if x >= <real>0 else r
 
 cdef inline real _at_inf(real x, real value, real at_neg_inf, real at_pos_inf) noexcept nogil:
     """value, or the limits where x = +-inf (NaN stays in value)."""
     if _abs(x) == INFINITY:
-        return at_pos_inf if x > 0 else at_neg_inf
+        return at_pos_inf if x > <real>0 else at_neg_inf
     return value
 
 # --- relu family ---------------------------------------------------------------
 
 cdef inline real relu(real x) noexcept nogil:
-    return x if (x > 0 or x != x) else <real>0
+    return x if ((x > <real>0) | (x != x)) else <real>0
 
 cdef inline real relu_backward(real g, real x) noexcept nogil:
-    return g * (<real>1 if x > 0 else (x if x != x else <real>0))
+    return g * (<real>1 if x > <real>0 else (x if x != x else <real>0))
 
 cdef inline real leaky_relu(real x, real s) noexcept nogil:
-    if x > 0 or x != x:
+    if (x > <real>0) | (x != x):
         return x
-    return s * x if s != 0 else <real>0  # the limit 0 at -inf when s = 0, not 0*inf
+    return s * x if s != <real>0 else <real>0  # the limit 0 at -inf when s = 0, not 0*inf
 
 cdef inline real leaky_relu_backward(real g, real x, real s) noexcept nogil:
-    return g * (<real>1 if x > 0 else (x if x != x else s))
+    return g * (<real>1 if x > <real>0 else (x if x != x else s))
 
 cdef inline real hardsigmoid(real x) noexcept nogil:
     if x <= <real>-3:
@@ -97,7 +105,7 @@ cdef inline real hardsigmoid(real x) noexcept nogil:
     return x / <real>6 + <real>0.5
 
 cdef inline real hardsigmoid_backward(real g, real x) noexcept nogil:
-    cdef real d = (<real>1 / <real>6) if (x > <real>-3 and x < <real>3) else (x if x != x else <real>0)
+    cdef real d = (<real>1 / <real>6) if ((x > <real>-3) & (x < <real>3)) else (x if x != x else <real>0)
     return g * d
 
 cdef inline real hardswish(real x) noexcept nogil:
@@ -119,25 +127,33 @@ cdef inline real hardswish_backward(real g, real x) noexcept nogil:
 
 # --- exponential linear units --------------------------------------------------
 
+# The exponential is computed for every x and then selected: GCC will not
+# if-convert a branch that holds a whole inlined expm1, and the vector code
+# evaluates both sides anyway.
+
 cdef inline real elu(real x, real alpha) noexcept nogil:
-    return x if x > 0 else alpha * _expm1(x)
+    cdef real negative = alpha * _expm1(x)
+    return x if x > <real>0 else negative
 
 cdef inline real elu_backward(real g, real x, real alpha) noexcept nogil:
-    return g * (<real>1 if x > 0 else alpha * _exp(x))
+    cdef real negative = alpha * _exp(x)
+    return g * (<real>1 if x > <real>0 else negative)
 
 cdef inline real selu(real x) noexcept nogil:
-    return (<real>1.0507009873554804934193349852946 * x if x > 0
-            else <real>1.7580993408473768599402175208123 * _expm1(x))
+    cdef real negative = <real>1.7580993408473768599402175208123 * _expm1(x)
+    return <real>1.0507009873554804934193349852946 * x if x > <real>0 else negative
 
 cdef inline real selu_backward(real g, real x) noexcept nogil:
-    return g * (<real>1.0507009873554804934193349852946 if x > 0
-                else <real>1.7580993408473768599402175208123 * _exp(x))
+    cdef real negative = <real>1.7580993408473768599402175208123 * _exp(x)
+    return g * (<real>1.0507009873554804934193349852946 if x > <real>0 else negative)
 
 cdef inline real celu(real x, real alpha) noexcept nogil:
-    return x if x > 0 else alpha * _expm1(x / alpha)
+    cdef real negative = alpha * _expm1(x / alpha)
+    return x if x > <real>0 else negative
 
 cdef inline real celu_backward(real g, real x, real alpha) noexcept nogil:
-    return g * (<real>1 if x > 0 else _exp(x / alpha))
+    cdef real negative = _exp(x / alpha)
+    return g * (<real>1 if x > <real>0 else negative)
 
 # --- sigmoid-shaped ------------------------------------------------------------
 
@@ -161,43 +177,40 @@ cdef inline real silu_backward(real g, real x) noexcept nogil:
 
 cdef inline real softplus(real x, real beta, real threshold) noexcept nogil:
     cdef real z = beta * x
-    if z > threshold:
-        return x
-    return ((z if z > 0 else <real>0) + _log1p(_exp(-_abs(z)))) / beta
+    cdef real smooth = ((z if z > <real>0 else <real>0) + _log1p(_exp(-_abs(z)))) / beta
+    return x if z > threshold else smooth
 
 cdef inline real softplus_backward(real g, real x, real beta, real threshold) noexcept nogil:
     cdef real z = beta * x
-    if z > threshold:
-        return g
-    return g * _sigmoid(z)
+    cdef real s = _sigmoid(z)
+    return g if z > threshold else g * s
 
-cdef inline real _mish_t(real x) noexcept nogil:
-    """tanh(softplus(x)) (see reference._mish_parts)."""
-    cdef real e = _exp(-_abs(x))
-    cdef real r, n
-    if x > 0:
-        r = e * e / (<real>1 + <real>2 * e)
-        return <real>1 / (<real>1 + <real>2 * r)
-    n = e * (e + <real>2)
-    return n / (n + <real>2)
+cdef inline real _mish_t(real x, real* one_minus_t2) noexcept nogil:
+    """tanh(softplus(x)), and 1 - tanh(softplus(x))**2 through the pointer.
 
-cdef inline real _mish_one_minus_t2(real x) noexcept nogil:
-    """1 - tanh(softplus(x))**2 without cancellation."""
+    With e = exp(-|x|) both signs are one rational function, t = num/den:
+    x > 0: (1 + 2e)/(1 + 2e + 2e^2); x <= 0: (e^2 + 2e)/(e^2 + 2e + 2).  Then
+    1 - t^2 = (den - num)(den + num)/den^2 = 4(1 + e)^2 (e^2 or 1)/den^2,
+    accurate where t rounds to 1.
+    """
     cdef real e = _exp(-_abs(x))
-    cdef real r, n, q
-    if x > 0:
-        r = e * e / (<real>1 + <real>2 * e)
-        q = <real>1 + <real>2 * r
-        return <real>4 * r * (<real>1 + r) / (q * q)
-    n = e * (e + <real>2)
-    q = n + <real>2
-    return <real>4 * (n + <real>1) / (q * q)
+    cdef real e2 = e * e
+    cdef bint positive = x > <real>0
+    cdef real num = (<real>1 + <real>2 * e) if positive else (e2 + <real>2 * e)
+    cdef real den = num + ((<real>2 * e2) if positive else <real>2)
+    cdef real inv = <real>1 / den
+    cdef real q = (<real>1 + e) * inv
+    one_minus_t2[0] = <real>4 * q * q * (e2 if positive else <real>1)
+    return num * inv
 
 cdef inline real mish(real x) noexcept nogil:
-    return _at_inf(x, x * _mish_t(x), <real>0, x)
+    cdef real one_minus_t2
+    return _at_inf(x, x * _mish_t(x, &one_minus_t2), <real>0, x)
 
 cdef inline real mish_backward(real g, real x) noexcept nogil:
-    return g * _at_inf(x, _mish_t(x) + x * _sigmoid(x) * _mish_one_minus_t2(x), <real>0, <real>1)
+    cdef real one_minus_t2
+    cdef real t = _mish_t(x, &one_minus_t2)
+    return g * _at_inf(x, t + x * _sigmoid(x) * one_minus_t2, <real>0, <real>1)
 
 # --- GELU ------------------------------------------------------------------------
 
@@ -214,7 +227,7 @@ cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
     cdef real s = _sigmoid(t)
     cdef real d = s + (x * s * _sigmoid_neg(t)) * dt
     if _abs(x) >= <real>1e10:  # s*(1-s) is 0 there while x*dt overflows
-        d = <real>1 if x > 0 else <real>0
+        d = <real>1 if x > <real>0 else <real>0
     return g * d
 
 cdef inline real gelu(real x) noexcept nogil:

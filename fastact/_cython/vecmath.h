@@ -1,0 +1,208 @@
+/* Vectorisable elementary functions for the Cython backend, float and double.
+ *
+ * libm's expf/tanhf are opaque scalar calls that stop GCC from vectorising a
+ * loop.  These are branch-free inline functions (range reduction, polynomial,
+ * 2^n built in the exponent bits) whose loops GCC vectorises at -O3 without
+ * -ffast-math.  The ends are selects: overflow gives +inf, NaN propagates.
+ *
+ * Integers are moved between float and int registers with the "shifter"
+ * trick (adding 1.5*2^23 or 1.5*2^52 puts an integral value in the low
+ * mantissa bits), never with (int64_t) casts: AVX2 has no packed double<->int64
+ * conversion, and one such cast would make GCC give up on the whole loop.
+ *
+ * Algorithms and coefficients: range reduction with ln2 split hi/lo (fdlibm),
+ * Taylor series for e^r - 1 on |r| <= ln2/2, Cephes logf's polynomial (S. Moshier),
+ * fdlibm's log Lg1..Lg7.
+ */
+#ifndef FASTACT_VECMATH_H
+#define FASTACT_VECMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+#define FA_SHIFT_F 12582912.0f          /* 1.5 * 2^23 */
+#define FA_SHIFT_D 6755399441055744.0   /* 1.5 * 2^52 */
+
+static inline float fa_f32(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
+static inline int32_t fa_i32(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
+static inline double fa_f64(int64_t i) { double d; memcpy(&d, &i, 8); return d; }
+static inline int64_t fa_i64(double d) { int64_t i; memcpy(&i, &d, 8); return i; }
+
+/* The integral value n (|n| < 2^22) as an int, via the shifter. */
+static inline int32_t fa_int_f(float n) { return fa_i32(n + FA_SHIFT_F) - fa_i32(FA_SHIFT_F); }
+static inline int64_t fa_int_d(double n) { return fa_i64(n + FA_SHIFT_D) - fa_i64(FA_SHIFT_D); }
+
+/* p * 2^n for integral n, |n| <= 252 (float) / 2044 (double), in two power-of-two
+ * steps so that both factors are normal: this also gives gradual underflow. */
+static inline float fa_ldexp_f(float p, float n) {
+    float h = (n * 0.5f + FA_SHIFT_F) - FA_SHIFT_F;
+    float k = n - h;
+    return (p * fa_f32((fa_int_f(h) + 127) << 23)) * fa_f32((fa_int_f(k) + 127) << 23);
+}
+
+static inline double fa_ldexp_d(double p, double n) {
+    double h = (n * 0.5 + FA_SHIFT_D) - FA_SHIFT_D;
+    double k = n - h;
+    return (p * fa_f64((fa_int_d(h) + 1023) << 52)) * fa_f64((fa_int_d(k) + 1023) << 52);
+}
+
+/* x = n ln2 + r with n integral and |r| <= ln2/2 (ln2's high part makes n*hi exact). */
+static inline float fa_reduce_f(float x, float *n) {
+    *n = (x * 1.44269504088896341f + FA_SHIFT_F) - FA_SHIFT_F;
+    float r = x - *n * 0.693145751953125f;
+    return r - *n * 1.428606765330187045e-6f;
+}
+
+static inline double fa_reduce_d(double x, double *n) {
+    *n = (x * 1.4426950408889634 + FA_SHIFT_D) - FA_SHIFT_D;
+    double r = x - *n * 6.93147180369123816490e-01;
+    return r - *n * 1.90821492927058770002e-10;
+}
+
+/* e^r - 1 on |r| <= ln2/2: Taylor to r^8 (truncation < 2e-10 relative). */
+static inline float fa_expm1_kernel_f(float r) {
+    float p = 2.48015873e-5f;
+    p = p * r + 1.98412698e-4f;
+    p = p * r + 1.38888889e-3f;
+    p = p * r + 8.33333333e-3f;
+    p = p * r + 4.16666667e-2f;
+    p = p * r + 1.66666667e-1f;
+    p = p * r + 0.5f;
+    return (p * r) * r + r;
+}
+
+/* e^r - 1 on |r| <= ln2/2: Taylor to r^13 (truncation < 4e-18 relative). */
+static inline double fa_expm1_kernel_d(double r) {
+    double p = 1.6059043836821613e-10;
+    p = p * r + 2.08767569878681e-9;
+    p = p * r + 2.505210838544172e-8;
+    p = p * r + 2.755731922398589e-7;
+    p = p * r + 2.7557319223985893e-6;
+    p = p * r + 2.48015873015873e-5;
+    p = p * r + 1.984126984126984e-4;
+    p = p * r + 1.388888888888889e-3;
+    p = p * r + 8.333333333333333e-3;
+    p = p * r + 4.1666666666666664e-2;
+    p = p * r + 1.6666666666666666e-1;
+    p = p * r + 0.5;
+    return (p * r) * r + r;
+}
+
+/* ---- exp, expm1 --------------------------------------------------------------- */
+
+static inline float fa_expf(float x) {
+    float n;
+    float xc = x > 89.0f ? 89.0f : (x < -104.0f ? -104.0f : x);
+    float r = fa_reduce_f(xc, &n);
+    float y = fa_ldexp_f(fa_expm1_kernel_f(r) + 1.0f, n);
+    y = x < -104.0f ? 0.0f : y;
+    y = x > 88.72283935546875f ? __builtin_inff() : y;
+    return x != x ? x : y;
+}
+
+static inline double fa_exp(double x) {
+    double n;
+    double xc = x > 710.0 ? 710.0 : (x < -746.0 ? -746.0 : x);
+    double r = fa_reduce_d(xc, &n);
+    double y = fa_ldexp_d(fa_expm1_kernel_d(r) + 1.0, n);
+    y = x < -746.0 ? 0.0 : y;
+    y = x > 709.782712893384 ? __builtin_inf() : y;
+    return x != x ? x : y;
+}
+
+/* e^x - 1 = 2^n (e^r - 1) + (2^n - 1): exact scaling, accurate near 0. */
+static inline float fa_expm1f(float x) {
+    float n;
+    float xc = x > 89.0f ? 89.0f : (x < -18.0f ? -18.0f : x); /* e^-18 - 1 rounds to -1 */
+    float r = fa_reduce_f(xc, &n);
+    float s = fa_ldexp_f(1.0f, n);
+    float y = s * fa_expm1_kernel_f(r) + (s - 1.0f);
+    y = x > 88.72283935546875f ? __builtin_inff() : y;
+    return x != x ? x : y;
+}
+
+static inline double fa_expm1(double x) {
+    double n;
+    double xc = x > 710.0 ? 710.0 : (x < -38.0 ? -38.0 : x); /* e^-38 - 1 rounds to -1 */
+    double r = fa_reduce_d(xc, &n);
+    double s = fa_ldexp_d(1.0, n);
+    double y = s * fa_expm1_kernel_d(r) + (s - 1.0);
+    y = x > 709.782712893384 ? __builtin_inf() : y;
+    return x != x ? x : y;
+}
+
+/* ---- log1p ----------------------------------------------------------------------- */
+
+/* log1p(x) = log(u) + (x - (u - 1))/u with u = 1 + x rounded: the second term
+ * restores what rounding u lost.  log(u) = e ln2 + log(m), m in [sqrt(1/2), sqrt(2)). */
+static inline float fa_log1pf(float x) {
+    float u = 1.0f + x;
+    float c = (x - (u - 1.0f)) / u;
+    int32_t bits = fa_i32(u);
+    int32_t e = (bits - 0x3f3504f3) >> 23;          /* 0x3f3504f3 = sqrt(1/2) */
+    float f = fa_f32(bits - (int32_t)((uint32_t)e << 23)) - 1.0f;
+    float ef = (float)e;
+    float z = f * f;
+    float p = 7.0376836292e-2f;                      /* Cephes logf */
+    p = p * f - 1.1514610310e-1f;
+    p = p * f + 1.1676998740e-1f;
+    p = p * f - 1.2420140846e-1f;
+    p = p * f + 1.4249322787e-1f;
+    p = p * f - 1.6668057665e-1f;
+    p = p * f + 2.0000714765e-1f;
+    p = p * f - 2.4999993993e-1f;
+    p = p * f + 3.3333331174e-1f;
+    float y = f * z * p + (ef * -2.12194440e-4f + c);
+    y = y - 0.5f * z;
+    y = (f + y) + ef * 0.693359375f;
+    y = x == -1.0f ? -__builtin_inff() : y;
+    y = x < -1.0f ? __builtin_nanf("") : y;
+    y = x == __builtin_inff() ? x : y;
+    return x != x ? x : y;
+}
+
+static inline double fa_log1p(double x) {
+    double u = 1.0 + x;
+    double c = (x - (u - 1.0)) / u;
+    int64_t bits = fa_i64(u);
+    /* the exponent e with u/2^e in [sqrt(1/2), sqrt(2)); kept non-negative before
+     * shifting (AVX2 has no arithmetic 64-bit shift) */
+    int64_t e = (int64_t)((uint64_t)(bits - 0x3fe6a09e667f3bcdLL + (1023LL << 52)) >> 52) - 1023;
+    double f = fa_f64(bits - (int64_t)((uint64_t)e << 52)) - 1.0;
+    double k = fa_f64(e + fa_i64(FA_SHIFT_D)) - FA_SHIFT_D;   /* (double)e */
+    double s = f / (2.0 + f);
+    double z = s * s;
+    double w = z * z;
+    double t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01
+                                                      + w * 1.531383769920937332e-01));
+    double t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01
+                     + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
+    double hfsq = 0.5 * f * f;
+    double y = k * 6.93147180369123816490e-01
+               - ((hfsq - (s * (hfsq + (t1 + t2)) + (k * 1.90821492927058770002e-10 + c))) - f);
+    y = x == -1.0 ? -__builtin_inf() : y;
+    y = x < -1.0 ? __builtin_nan("") : y;
+    y = x == __builtin_inf() ? x : y;
+    return x != x ? x : y;
+}
+
+/* ---- tanh ---------------------------------------------------------------------- */
+
+/* tanh|x| = t/(t + 2) with t = expm1(2|x|): no cancellation near 0. */
+static inline float fa_tanhf(float x) {
+    float a = x < 0.0f ? -x : x;
+    float t = fa_expm1f(2.0f * (a > 9.0f ? 9.0f : a));
+    float y = a > 9.0f ? 1.0f : t / (t + 2.0f);      /* tanh(9) rounds to 1 */
+    y = x < 0.0f ? -y : y;
+    return x != x ? x : y;
+}
+
+static inline double fa_tanh(double x) {
+    double a = x < 0.0 ? -x : x;
+    double t = fa_expm1(2.0 * (a > 19.5 ? 19.5 : a));
+    double y = a > 19.5 ? 1.0 : t / (t + 2.0);        /* tanh(19.5) rounds to 1 */
+    y = x < 0.0 ? -y : y;
+    return x != x ? x : y;
+}
+
+#endif
