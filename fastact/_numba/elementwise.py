@@ -17,6 +17,7 @@ import math
 
 from numba.extending import register_jitable
 
+from fastact._numba import vecmath
 from fastact.catalogue import SELU_ALPHA, SELU_SCALE
 
 scalar = register_jitable(inline="always")
@@ -30,22 +31,22 @@ _INV_SQRT_2PI = 0.3989422804014327
 
 @scalar
 def _exp(x):
-    return math.exp(x)
+    return vecmath.exp(x)
 
 
 @scalar
 def _expm1(x):
-    return math.expm1(x)
+    return vecmath.expm1(x)
 
 
 @scalar
 def _log1p(x):
-    return math.log1p(x)
+    return vecmath.log1p(x)
 
 
 @scalar
 def _tanh(x):
-    return math.tanh(x)
+    return vecmath.tanh(x)
 
 
 @scalar
@@ -218,33 +219,34 @@ def silu_backward(g, x):
 def softplus(x, beta, threshold):
     T = type(x)
     z = beta * x
-    if z > threshold:
-        return x
-    return (max(z, T(0)) + _log1p(_exp(-abs(z)))) / beta
+    smooth = (max(z, T(0)) + _log1p(_exp(-abs(z)))) / beta  # computed, then selected
+    return x if z > threshold else smooth
 
 
 @scalar
 def softplus_backward(g, x, beta, threshold):
-    T = type(x)
     z = beta * x
-    if z > threshold:
-        return g
     s, _ = _sigmoids(z)
-    return g * s
+    return g if z > threshold else g * s
 
 
 @scalar
 def _mish_parts(x):
-    """tanh(softplus(x)) and 1 - tanh(softplus(x))^2 (see reference._mish_parts)."""
+    """tanh(softplus(x)) and 1 - tanh(softplus(x))^2, branch-free.
+
+    With e = exp(-|x|) both signs are one rational function t = num/den:
+    x > 0: (1 + 2e)/(1 + 2e + 2e^2); x <= 0: (e^2 + 2e)/(e^2 + 2e + 2); and
+    1 - t^2 = (den - num)(den + num)/den^2 = 4(1 + e)^2 (e^2 or 1)/den^2.
+    """
     T = type(x)
     e = _exp(-abs(x))
-    if x > T(0):
-        r = e * e / (T(1) + T(2) * e)
-        q = T(1) + T(2) * r
-        return T(1) / q, T(4) * r * (T(1) + r) / (q * q)
-    n = e * (e + T(2))
-    q = n + T(2)
-    return n / q, T(4) * (n + T(1)) / (q * q)
+    e2 = e * e
+    positive = x > T(0)
+    num = (T(1) + T(2) * e) if positive else (e2 + T(2) * e)
+    den = num + (T(2) * e2 if positive else T(2))
+    inv = T(1) / den
+    q = (T(1) + e) * inv
+    return num * inv, T(4) * q * q * (e2 if positive else T(1))
 
 
 @scalar

@@ -1,0 +1,256 @@
+"""Vectorisable elementary functions for the Numba backend, float32 and float64.
+
+math.exp and friends compile to scalar libm calls that stop LLVM from
+vectorising a loop.  These are the algorithms of fastact/_cython/vecmath.h
+(range reduction, Taylor polynomial for e^r - 1, 2^n built in the exponent
+bits, Cephes logf's and fdlibm's log polynomials) written branch-free, so the
+same loops vectorise here.  ``exp``, ``expm1``, ``log1p`` and ``tanh`` pick the
+float32 or float64 version by the argument's type.
+
+Integers reach the exponent bits through the "shifter" trick (an integral n
+plus 1.5*2^23 holds n in its low mantissa bits), never through float->int
+casts, which AVX2 lacks for 64-bit lanes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic, overload, register_jitable
+
+scalar = register_jitable(inline="always")
+
+
+def _bitcast(source, target, llvm_type):
+    @intrinsic
+    def cast(typingctx, value):
+        if value != source:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], llvm_type)
+
+        return target(source), codegen
+
+    return cast
+
+
+f32_bits = _bitcast(types.float32, types.int32, ir.IntType(32))
+bits_f32 = _bitcast(types.int32, types.float32, ir.FloatType())
+f64_bits = _bitcast(types.float64, types.int64, ir.IntType(64))
+bits_f64 = _bitcast(types.int64, types.float64, ir.DoubleType())
+
+_SHIFT_F = np.float32(12582912.0)            # 1.5 * 2^23
+_SHIFT_D = 6755399441055744.0                # 1.5 * 2^52
+_SHIFT_F_BITS = np.int32(0x4B400000)
+_SHIFT_D_BITS = np.int64(0x4338000000000000)
+_INF_F = np.float32(np.inf)
+
+
+@scalar
+def _pow2_f32(n):
+    """2^n for integral float32 n in [-126, 127]."""
+    t = n + np.float32(127.0) + _SHIFT_F
+    return bits_f32(np.int32((f32_bits(t) - _SHIFT_F_BITS) << 23))
+
+
+@scalar
+def _pow2_f64(n):
+    """2^n for integral float64 n in [-1022, 1023]."""
+    t = n + 1023.0 + _SHIFT_D
+    return bits_f64(np.int64((f64_bits(t) - _SHIFT_D_BITS) << 52))
+
+
+@scalar
+def _ldexp_f32(p, n):
+    """p * 2^n for integral n, |n| <= 252, in two normal steps (gradual underflow too)."""
+    h = (n * np.float32(0.5) + _SHIFT_F) - _SHIFT_F
+    return (p * _pow2_f32(h)) * _pow2_f32(n - h)
+
+
+@scalar
+def _ldexp_f64(p, n):
+    h = (n * 0.5 + _SHIFT_D) - _SHIFT_D
+    return (p * _pow2_f64(h)) * _pow2_f64(n - h)
+
+
+@scalar
+def _reduce_f32(x):
+    """n and r with x = n ln2 + r, n integral, |r| <= ln2/2."""
+    n = (x * np.float32(1.44269504088896341) + _SHIFT_F) - _SHIFT_F
+    r = x - n * np.float32(0.693145751953125)
+    return n, r - n * np.float32(1.428606765330187045e-6)
+
+
+@scalar
+def _reduce_f64(x):
+    n = (x * 1.4426950408889634 + _SHIFT_D) - _SHIFT_D
+    r = x - n * 6.93147180369123816490e-01
+    return n, r - n * 1.90821492927058770002e-10
+
+
+@scalar
+def _expm1_kernel_f32(r):
+    """e^r - 1 on |r| <= ln2/2: Taylor to r^8."""
+    p = np.float32(2.48015873e-5)
+    p = p * r + np.float32(1.98412698e-4)
+    p = p * r + np.float32(1.38888889e-3)
+    p = p * r + np.float32(8.33333333e-3)
+    p = p * r + np.float32(4.16666667e-2)
+    p = p * r + np.float32(1.66666667e-1)
+    p = p * r + np.float32(0.5)
+    return (p * r) * r + r
+
+
+@scalar
+def _expm1_kernel_f64(r):
+    """e^r - 1 on |r| <= ln2/2: Taylor to r^13."""
+    p = 1.6059043836821613e-10
+    p = p * r + 2.08767569878681e-9
+    p = p * r + 2.505210838544172e-8
+    p = p * r + 2.755731922398589e-7
+    p = p * r + 2.7557319223985893e-6
+    p = p * r + 2.48015873015873e-5
+    p = p * r + 1.984126984126984e-4
+    p = p * r + 1.388888888888889e-3
+    p = p * r + 8.333333333333333e-3
+    p = p * r + 4.1666666666666664e-2
+    p = p * r + 1.6666666666666666e-1
+    p = p * r + 0.5
+    return (p * r) * r + r
+
+
+@scalar
+def exp_f32(x):
+    xc = min(max(x, np.float32(-104.0)), np.float32(89.0))
+    n, r = _reduce_f32(xc)
+    y = _ldexp_f32(_expm1_kernel_f32(r) + np.float32(1.0), n)
+    y = np.float32(0.0) if x < np.float32(-104.0) else y
+    y = _INF_F if x > np.float32(88.72283935546875) else y
+    return x if x != x else y
+
+
+@scalar
+def exp_f64(x):
+    xc = min(max(x, -746.0), 710.0)
+    n, r = _reduce_f64(xc)
+    y = _ldexp_f64(_expm1_kernel_f64(r) + 1.0, n)
+    y = 0.0 if x < -746.0 else y
+    y = np.inf if x > 709.782712893384 else y
+    return x if x != x else y
+
+
+@scalar
+def expm1_f32(x):
+    xc = min(max(x, np.float32(-18.0)), np.float32(89.0))
+    n, r = _reduce_f32(xc)
+    s = _ldexp_f32(np.float32(1.0), n)
+    y = s * _expm1_kernel_f32(r) + (s - np.float32(1.0))
+    y = _INF_F if x > np.float32(88.72283935546875) else y
+    return x if x != x else y
+
+
+@scalar
+def expm1_f64(x):
+    xc = min(max(x, -38.0), 710.0)
+    n, r = _reduce_f64(xc)
+    s = _ldexp_f64(1.0, n)
+    y = s * _expm1_kernel_f64(r) + (s - 1.0)
+    y = np.inf if x > 709.782712893384 else y
+    return x if x != x else y
+
+
+@scalar
+def log1p_f32(x):
+    """log(u) + (x - (u - 1))/u with u = 1 + x: the second term restores u's rounding."""
+    u = np.float32(1.0) + x
+    c = (x - (u - np.float32(1.0))) / u
+    bits = f32_bits(u)
+    e = np.int32((bits - np.int32(0x3F3504F3)) >> 23)      # u/2^e in [sqrt(1/2), sqrt(2))
+    f = bits_f32(np.int32(bits - (e << 23))) - np.float32(1.0)
+    ef = np.float32(e)
+    z = f * f
+    p = np.float32(7.0376836292e-2)                        # Cephes logf
+    p = p * f - np.float32(1.1514610310e-1)
+    p = p * f + np.float32(1.1676998740e-1)
+    p = p * f - np.float32(1.2420140846e-1)
+    p = p * f + np.float32(1.4249322787e-1)
+    p = p * f - np.float32(1.6668057665e-1)
+    p = p * f + np.float32(2.0000714765e-1)
+    p = p * f - np.float32(2.4999993993e-1)
+    p = p * f + np.float32(3.3333331174e-1)
+    y = f * z * p + (ef * np.float32(-2.12194440e-4) + c)
+    y = y - np.float32(0.5) * z
+    y = (f + y) + ef * np.float32(0.693359375)
+    y = -_INF_F if x == np.float32(-1.0) else y
+    y = np.float32(np.nan) if x < np.float32(-1.0) else y
+    y = x if x == _INF_F else y
+    return x if x != x else y
+
+
+@scalar
+def log1p_f64(x):
+    u = 1.0 + x
+    c = (x - (u - 1.0)) / u
+    bits = f64_bits(u)
+    # kept non-negative before the shift: AVX2 has no arithmetic 64-bit shift
+    e = np.int64(np.uint64(bits - np.int64(0x3FE6A09E667F3BCD) + np.int64(0x3FF0000000000000))
+                 >> np.uint64(52)) - 1023
+    f = bits_f64(np.int64(bits - (e << 52))) - 1.0
+    k = bits_f64(np.int64(e + _SHIFT_D_BITS)) - _SHIFT_D          # float(e)
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01
+                                               + w * 1.531383769920937332e-01))
+    t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01
+              + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)))
+    hfsq = 0.5 * f * f
+    y = (k * 6.93147180369123816490e-01
+         - ((hfsq - (s * (hfsq + (t1 + t2)) + (k * 1.90821492927058770002e-10 + c))) - f))
+    y = -np.inf if x == -1.0 else y
+    y = np.nan if x < -1.0 else y
+    y = x if x == np.inf else y
+    return x if x != x else y
+
+
+@scalar
+def tanh_f32(x):
+    """tanh|x| = t/(t + 2) with t = expm1(2|x|): no cancellation near 0."""
+    a = abs(x)
+    t = expm1_f32(np.float32(2.0) * min(a, np.float32(9.0)))
+    y = np.float32(1.0) if a > np.float32(9.0) else t / (t + np.float32(2.0))
+    y = -y if x < np.float32(0.0) else y
+    return x if x != x else y
+
+
+@scalar
+def tanh_f64(x):
+    a = abs(x)
+    t = expm1_f64(2.0 * min(a, 19.5))
+    y = 1.0 if a > 19.5 else t / (t + 2.0)
+    y = -y if x < 0.0 else y
+    return x if x != x else y
+
+
+def _by_type(f32, f64):
+    """A generic function calling f32 or f64 by its argument's type, inlined."""
+    def generic(x):
+        raise NotImplementedError("only callable from Numba-compiled code")
+
+    @overload(generic, inline="always")
+    def _choose(x):
+        if x == types.float32:
+            return lambda x: f32(x)
+        if x == types.float64:
+            return lambda x: f64(x)
+        return None
+
+    return generic
+
+
+exp = _by_type(exp_f32, exp_f64)
+expm1 = _by_type(expm1_f32, expm1_f64)
+log1p = _by_type(log1p_f32, log1p_f64)
+tanh = _by_type(tanh_f32, tanh_f64)
