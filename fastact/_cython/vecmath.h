@@ -205,4 +205,36 @@ static inline double fa_tanh(double x) {
     return x != x ? x : y;
 }
 
+/* ---- erfc (float) -------------------------------------------------------------- */
+
+/* Cephes erfcf (S. Moshier): 1 - x T(x^2) for |x| < 1, else exp(-x^2)/x P(1/x^2)
+ * (P on [1, 2), R beyond).  Computed for both branches, then selected. */
+static inline float fa_erfcf(float a) {
+    float x = a < 0.0f ? -a : a;
+    float z = a * a;
+    float t = 7.853861353153693e-5f;
+    t = t * z - 8.010193625184903e-4f;
+    t = t * z + 5.188327685732524e-3f;
+    t = t * z - 2.685381193529856e-2f;
+    t = t * z + 1.128358514861418e-1f;
+    t = t * z - 3.761262582423300e-1f;
+    t = t * z + 1.128379165726710e0f;
+    float small = 1.0f - a * t;
+    float q = 1.0f / (x < 1.0f ? 1.0f : x);
+    float y = q * q;
+    float p = 2.326819970068386e-2f, r = -1.047766399936249e1f;
+    p = p * y - 1.387039388740657e-1f;  r = r * y + 1.297719955372516e1f;
+    p = p * y + 3.687424674597105e-1f;  r = r * y - 7.495518717768503e0f;
+    p = p * y - 5.824733027278666e-1f;  r = r * y + 2.921019019210786e0f;
+    p = p * y + 6.210004621745983e-1f;  r = r * y - 1.015265279202700e0f;
+    p = p * y - 4.944515323274145e-1f;  r = r * y + 4.218463358204948e-1f;
+    p = p * y + 3.404879937665872e-1f;  r = r * y - 2.820767439740514e-1f;
+    p = p * y - 2.741127028184656e-1f;  r = r * y + 5.641895067754075e-1f;
+    p = p * y + 5.638259427386472e-1f;
+    float big = fa_expf(-z) * q * (x < 2.0f ? p : r);
+    big = a < 0.0f ? 2.0f - big : big;
+    float e = x < 1.0f ? small : big;
+    return a != a ? a : e;
+}
+
 #endif

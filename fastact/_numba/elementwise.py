@@ -51,7 +51,7 @@ def _tanh(x):
 
 @scalar
 def _erfc(x):
-    return math.erfc(x)
+    return vecmath.erfc(x)
 
 
 @scalar

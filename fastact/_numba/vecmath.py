@@ -14,6 +14,8 @@ casts, which AVX2 lacks for 64-bit lanes.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -234,6 +236,49 @@ def tanh_f64(x):
     return x if x != x else y
 
 
+@scalar
+def erfc_f32(a):
+    """Cephes erfcf (S. Moshier): 1 - a T(a^2) for |a| < 1, else exp(-a^2)/|a| P(1/a^2)."""
+    x = abs(a)
+    z = a * a
+    t = np.float32(7.853861353153693e-5)
+    t = t * z - np.float32(8.010193625184903e-4)
+    t = t * z + np.float32(5.188327685732524e-3)
+    t = t * z - np.float32(2.685381193529856e-2)
+    t = t * z + np.float32(1.128358514861418e-1)
+    t = t * z - np.float32(3.761262582423300e-1)
+    t = t * z + np.float32(1.128379165726710e0)
+    small = np.float32(1.0) - a * t
+    q = np.float32(1.0) / max(x, np.float32(1.0))
+    y = q * q
+    p = np.float32(2.326819970068386e-2)
+    p = p * y - np.float32(1.387039388740657e-1)
+    p = p * y + np.float32(3.687424674597105e-1)
+    p = p * y - np.float32(5.824733027278666e-1)
+    p = p * y + np.float32(6.210004621745983e-1)
+    p = p * y - np.float32(4.944515323274145e-1)
+    p = p * y + np.float32(3.404879937665872e-1)
+    p = p * y - np.float32(2.741127028184656e-1)
+    p = p * y + np.float32(5.638259427386472e-1)
+    r = np.float32(-1.047766399936249e1)
+    r = r * y + np.float32(1.297719955372516e1)
+    r = r * y - np.float32(7.495518717768503e0)
+    r = r * y + np.float32(2.921019019210786e0)
+    r = r * y - np.float32(1.015265279202700e0)
+    r = r * y + np.float32(4.218463358204948e-1)
+    r = r * y - np.float32(2.820767439740514e-1)
+    r = r * y + np.float32(5.641895067754075e-1)
+    big = exp_f32(-z) * q * (p if x < np.float32(2.0) else r)
+    big = np.float32(2.0) - big if a < np.float32(0.0) else big
+    e = small if x < np.float32(1.0) else big
+    return a if a != a else e
+
+
+@scalar
+def erfc_f64(x):
+    return math.erfc(x)  # libm: a vectorisable double erfc is still to come
+
+
 def _by_type(f32, f64):
     """A generic function calling f32 or f64 by its argument's type, inlined."""
     def generic(x):
@@ -254,3 +299,4 @@ exp = _by_type(exp_f32, exp_f64)
 expm1 = _by_type(expm1_f32, expm1_f64)
 log1p = _by_type(log1p_f32, log1p_f64)
 tanh = _by_type(tanh_f32, tanh_f64)
+erfc = _by_type(erfc_f32, erfc_f64)
