@@ -1,9 +1,9 @@
 """Build script: the Cython backend's extensions.  Metadata lives in pyproject.toml.
 
 The kernel loops are generated from fastact/_cython/_kernels.pyx.tp (Tempita)
-and the op table, then compiled twice: a baseline x86-64 (or native-arch
-default) variant and, on x86-64, an AVX2+FMA variant; fastact picks one at
-import from the CPU's features.  -O3, never -ffast-math (it breaks NaN/inf
+and the op table, then compiled once per instruction-set level: a baseline x86-64 (or native-arch
+default) variant and, on x86-64, AVX2+FMA and AVX-512 variants; fastact picks
+one at import from the CPU's features.  -O3, never -ffast-math (it breaks NaN/inf
 handling) and never -march=native (the build must run on other machines).
 OpenMP is used when the compiler supports it; without it the kernels are serial.
 """
@@ -82,6 +82,9 @@ def extensions():
     variants = {"_kernels_baseline": []}
     if X86:
         variants["_kernels_avx2"] = ["-mavx2", "-mfma"]
+        # x86-64-v4: 16 floats a vector where the CPU has it (PyTorch uses it there too)
+        variants["_kernels_avx512"] = ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl",
+                                       "-mavx2", "-mfma", "-mprefer-vector-width=512"]
     built = []
     for module, arch in variants.items():
         built.append(Extension(

@@ -1,7 +1,8 @@
 """Backend 'cython': the dispatcher's entry points (see fastact._dispatch for the protocol).
 
-Two builds of the same kernels exist on x86-64, baseline and AVX2+FMA; the
-AVX2 one is used when the CPU has both features, unless FASTACT_CPU_BASELINE=1.
+The same kernels are built for several instruction-set levels on x86-64
+(baseline, AVX2+FMA, AVX-512); the best one the CPU supports is used, unless
+FASTACT_CPU_BASELINE=1 forces the baseline.
 """
 
 from __future__ import annotations
@@ -18,13 +19,23 @@ from fastact import _cpu, _layout, _threads
 _PACKAGE = "fastact._cython"
 
 
+# variant -> the CPU features it needs, best first
+_VARIANTS = {
+    "_kernels_avx512": {"avx512f", "avx512dq", "avx512bw", "avx512vl", "avx2", "fma"},
+    "_kernels_avx2": {"avx2", "fma"},
+    "_kernels_baseline": set(),
+}
+
+
+@functools.cache
 def variant() -> str:
-    """The compiled variant this process uses: '_kernels_avx2' or '_kernels_baseline'."""
+    """The compiled variant this process uses (the best one the CPU supports)."""
     if os.environ.get("FASTACT_CPU_BASELINE", "").strip() not in ("", "0"):
         return "_kernels_baseline"
-    if {"avx2", "fma"} <= set(_cpu.features()) and importlib.util.find_spec(
-            f"{_PACKAGE}._kernels_avx2") is not None:
-        return "_kernels_avx2"
+    cpu = set(_cpu.features())
+    for name, needs in _VARIANTS.items():
+        if needs <= cpu and importlib.util.find_spec(f"{_PACKAGE}.{name}") is not None:
+            return name
     return "_kernels_baseline"
 
 
