@@ -28,6 +28,8 @@ PARALLEL_MIN_ELEMENTS = 1 << 16
 # treat libm as pure.  Neither changes results: they waive FP-exception flags and
 # errno, unlike -ffast-math, whose finite-math and reassociation would.
 SAFE_MATH = ["-fno-trapping-math", "-fno-math-errno"]
+# `omp simd` pragmas (the row sums' reductions) work even without OpenMP threads.
+SIMD = ["-fopenmp-simd"]
 
 
 def elementwise_kernels():
@@ -91,7 +93,7 @@ def extensions():
             f"fastact._cython.{module}",
             [str(render_kernels(module).relative_to(HERE))],
             include_dirs=[numpy.get_include(), str(CYTHON_DIR)],
-            extra_compile_args=["-O3", *SAFE_MATH] + arch + openmp,
+            extra_compile_args=["-O3", *SAFE_MATH, *SIMD] + arch + openmp,
             extra_link_args=openmp,
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         ))

@@ -1,0 +1,130 @@
+/* Row kernels of the Cython backend: softmax, log_softmax, logsumexp, their
+ * backwards, and maxout, on one contiguous row (same math as reference.py).
+ *
+ * Every pass is a loop GCC vectorises: the max (NaN-propagating select), the
+ * exps, and the sums, which use `omp simd reduction` to allow reassociating
+ * that one sum (needs -fopenmp or -fopenmp-simd; nothing else is reassociated).
+ * The log1p trick: log(sum exp(x - m)) = log1p(rest), rest = the terms below
+ * the max plus (number of maxima - 1), so the largest entry keeps its digits.
+ * A row whose max is NaN, +inf, or -inf (all -inf) gives a NaN softmax row.
+ */
+#ifndef FASTACT_ROWS_H
+#define FASTACT_ROWS_H
+
+#include "vecmath.h"
+
+#define FA_ROWS(T, S, EXP, LOG1P, NAN_, INF_)                                         \
+                                                                                         \
+/* max of a non-empty row; NaN if any entry is NaN */                                   \
+static inline T fa_row_max_##S(const T *x, ptrdiff_t n) {                               \
+    T m = x[0];                                                                         \
+    int nan = 0;                                                                        \
+    _Pragma("omp simd reduction(max:m) reduction(|:nan)")                               \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
+        m = x[i] > m ? x[i] : m;                                                        \
+        nan |= x[i] != x[i];                                                            \
+    }                                                                                   \
+    return nan ? NAN_ : m;                                                              \
+}                                                                                       \
+                                                                                         \
+/* log(sum exp(x - m)) as log1p(rest), for a finite max m */                            \
+static inline T fa_log_sum_exp_shifted_##S(const T *x, ptrdiff_t n, T m) {              \
+    T rest = 0;                                                                         \
+    T ties = 0;                                                                         \
+    _Pragma("omp simd reduction(+:rest, ties)")                                         \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
+        T e = EXP(x[i] - m);                                                            \
+        rest += x[i] < m ? e : (T)0;                                                    \
+        ties += x[i] == m ? (T)1 : (T)0;                                                \
+    }                                                                                   \
+    return LOG1P(rest + (ties - (T)1));                                                 \
+}                                                                                       \
+                                                                                         \
+static inline void fa_softmax_##S(const T *x, T *out, ptrdiff_t n) {                    \
+    if (n == 0) return;                                                                 \
+    T m = fa_row_max_##S(x, n);                                                         \
+    if (!(m - m == 0)) {                                                                \
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = NAN_;                                \
+        return;                                                                         \
+    }                                                                                   \
+    T total = 0;                                                                        \
+    _Pragma("omp simd reduction(+:total)")                                              \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
+        T e = EXP(x[i] - m);                                                            \
+        out[i] = e;                                                                     \
+        total += e;                                                                     \
+    }                                                                                   \
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = out[i] / total;                          \
+}                                                                                       \
+                                                                                         \
+static inline void fa_log_softmax_##S(const T *x, T *out, ptrdiff_t n) {                \
+    if (n == 0) return;                                                                 \
+    T m = fa_row_max_##S(x, n);                                                         \
+    if (!(m - m == 0)) {                                                                \
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = NAN_;                                \
+        return;                                                                         \
+    }                                                                                   \
+    T log_total = fa_log_sum_exp_shifted_##S(x, n, m);                                  \
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = (x[i] - m) - log_total;                  \
+}                                                                                       \
+                                                                                         \
+static inline T fa_logsumexp_##S(const T *x, ptrdiff_t n) {                             \
+    if (n == 0) return -INF_;                                                           \
+    T m = fa_row_max_##S(x, n);                                                         \
+    if (!(m - m == 0)) return m;  /* NaN, +inf, or an all -inf row */                   \
+    return m + fa_log_sum_exp_shifted_##S(x, n, m);                                     \
+}                                                                                       \
+                                                                                         \
+static inline void fa_softmax_backward_##S(const T *g, const T *y, T *out, ptrdiff_t n) { \
+    T dot = 0;                                                                          \
+    _Pragma("omp simd reduction(+:dot)")                                                \
+    for (ptrdiff_t i = 0; i < n; i++) dot += g[i] * y[i];                               \
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = y[i] * (g[i] - dot);                     \
+}                                                                                       \
+                                                                                         \
+static inline void fa_log_softmax_backward_##S(const T *g, const T *y, T *out, ptrdiff_t n) { \
+    T total = 0;                                                                        \
+    _Pragma("omp simd reduction(+:total)")                                              \
+    for (ptrdiff_t i = 0; i < n; i++) total += g[i];                                    \
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = g[i] - EXP(y[i]) * total;                \
+}                                                                                       \
+                                                                                         \
+static inline void fa_logsumexp_backward_##S(T g, const T *x, T y, T *out, ptrdiff_t n) { \
+    if (y == INF_) {  /* a row with +inf has a NaN softmax */                           \
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = NAN_;                                \
+        return;                                                                         \
+    }                                                                                   \
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = g * EXP(x[i] - y);                       \
+}                                                                                       \
+                                                                                         \
+/* the position of the first maximum of a group; NaN counts as the maximum */          \
+static inline ptrdiff_t fa_first_max_##S(const T *x, ptrdiff_t n) {                     \
+    T m = x[0];                                                                         \
+    ptrdiff_t k = 0;                                                                    \
+    for (ptrdiff_t i = 1; i < n; i++) {                                                 \
+        T v = x[i];                                                                     \
+        if (m == m && (v > m || v != v)) { m = v; k = i; }                              \
+    }                                                                                   \
+    return k;                                                                           \
+}                                                                                       \
+                                                                                         \
+static inline void fa_maxout_##S(const T *x, T *out, ptrdiff_t groups, ptrdiff_t pieces) { \
+    for (ptrdiff_t j = 0; j < groups; j++)                                              \
+        out[j] = x[j * pieces + fa_first_max_##S(x + j * pieces, pieces)];              \
+}                                                                                       \
+                                                                                         \
+static inline void fa_maxout_backward_##S(const T *g, const T *x, T *out,               \
+                                          ptrdiff_t groups, ptrdiff_t pieces) {         \
+    for (ptrdiff_t j = 0; j < groups; j++) {                                            \
+        ptrdiff_t k = fa_first_max_##S(x + j * pieces, pieces);                         \
+        T m = x[j * pieces + k];                                                        \
+        for (ptrdiff_t i = 0; i < pieces; i++)                                          \
+            /* IEEE products: g*0 keeps NaN in grad_output; NaN in x makes the group NaN */ \
+            out[j * pieces + i] = m != m ? m : (i == k ? g[j] : g[j] * 0);              \
+    }                                                                                   \
+}
+
+FA_ROWS(float, f32, fa_expf, fa_log1pf, __builtin_nanf(""), __builtin_inff())
+FA_ROWS(double, f64, fa_exp, fa_log1p, __builtin_nan(""), __builtin_inf())
+
+#endif
