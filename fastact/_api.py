@@ -30,7 +30,8 @@ def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
             and a.strides == b.strides and a.shape == b.shape and a.dtype == b.dtype)
 
 
-_NATIVE_FLOATS = frozenset([np.dtype(np.float32), np.dtype(np.float64)])
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
 
 
 def run_elementwise(op: Op, backward: bool, fname: str, named_arrays: tuple, raw_params: tuple,
@@ -40,18 +41,21 @@ def run_elementwise(op: Op, backward: bool, fname: str, named_arrays: tuple, raw
     """
     if out is None:
         x = named_arrays[-1][1]
-        if type(x) is np.ndarray and x.dtype in _NATIVE_FLOATS and (
-                not backward or (type(named_arrays[0][1]) is np.ndarray
-                                 and named_arrays[0][1].dtype == x.dtype
-                                 and named_arrays[0][1].shape == x.shape)):
-            params = [v.check_param(fname, p, value, x) for p, value in zip(op.params, raw_params)]
-            k = _dispatch.kernel(backend, op, "backward" if backward else "forward", x.dtype)
-            result = np.empty_like(x)
-            if backward:
-                k(named_arrays[0][1], x, result, *params)
-            else:
-                k(x, result, *params)
-            return result if result.ndim else result[()]
+        if type(x) is np.ndarray:
+            dtype = x.dtype
+            if (dtype is _FLOAT32 or dtype is _FLOAT64) and (
+                    not backward or (type(named_arrays[0][1]) is np.ndarray
+                                     and named_arrays[0][1].dtype is dtype
+                                     and named_arrays[0][1].shape == x.shape)):
+                params = [v.check_param(fname, p, value, x)
+                          for p, value in zip(op.params, raw_params)] if raw_params else ()
+                k = _dispatch.kernel(backend, op, "backward" if backward else "forward", dtype)
+                result = np.empty_like(x)
+                if backward:
+                    k(named_arrays[0][1], x, result, *params)
+                else:
+                    k(x, result, *params)
+                return result if result.ndim else result[()]
     return run(op, backward, fname, named_arrays, raw_params, out, backend)
 
 

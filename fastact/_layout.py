@@ -54,7 +54,7 @@ def _elementwise(loops, op, forward, T):
     # A choice parameter (gelu's approximate) selects a scalar function: gelu, gelu_tanh.
     choices = [i for i, p in enumerate(op.params) if p.check == "choice"]
 
-    def loop_and_scalars(params):
+    def resolve(params):
         name = op.name
         for i in choices:
             if params[i] != op.params[i].default:
@@ -62,14 +62,32 @@ def _elementwise(loops, op, forward, T):
         scalars = tuple(T(p) for i, p in enumerate(params) if i not in choices)
         return loops.elementwise(name + suffix, n_in, T), scalars
 
+    memo = {}  # params -> (loop, scalars): most programs use a handful of parameter sets
+
+    def loop_and_scalars(params):
+        found = memo.get(params)
+        if found is None:
+            found = resolve(params)
+            if len(memo) < 256:
+                memo[params] = found
+        return found
+
+    # Direct path, the common case: 1-D C-contiguous arrays (checked per call).
     if n_in == 1:
         def run(x, out, *params):
             loop, scalars = loop_and_scalars(params)
-            _run_flat(loop, (x,), out, scalars)
+            if x.ndim == 1 and x.flags.c_contiguous and out.flags.c_contiguous:
+                loop(out.size, x, out, *scalars)
+            else:
+                _run_flat(loop, (x,), out, scalars)
     else:
         def run(g, x, out, *params):
             loop, scalars = loop_and_scalars(params)
-            _run_flat(loop, (g, x), out, scalars)
+            if (x.ndim == 1 and x.flags.c_contiguous and g.flags.c_contiguous
+                    and out.flags.c_contiguous):
+                loop(out.size, g, x, out, *scalars)
+            else:
+                _run_flat(loop, (g, x), out, scalars)
     return run
 
 

@@ -79,6 +79,8 @@ def check_out(fname: str, out, shape: tuple, dtype: np.dtype) -> np.ndarray:
 
 
 def _real(fname: str, p: Param, value) -> float:
+    if type(value) is float:  # the common case, before the slower ABC check
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{fname}: {p.name} must be a real number, got {value!r}")
     return float(value)

@@ -60,8 +60,10 @@ def _suffix(T):
 
 
 def _threaded(fn):
+    minimum = kernels().PARALLEL_MIN_ELEMENTS
+
     def run(n, *args):
-        fn(n, *args, _threads.get_num_threads())
+        fn(n, *args, _threads.get_num_threads() if n >= minimum else 1)
     return run
 
 
