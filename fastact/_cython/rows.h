@@ -40,13 +40,18 @@ static inline T fa_log_sum_exp_shifted_##S(const T *x, ptrdiff_t n, T m) {      
     return LOG1P(rest + (ties - (T)1));                                                 \
 }                                                                                       \
                                                                                          \
+/* 1 after writing a NaN row (non-finite max) or for an empty row; else 0 and *m */      \
+static inline int fa_nan_row_##S(const T *x, T *out, ptrdiff_t n, T *m) {              \
+    if (n == 0) return 1;                                                               \
+    *m = fa_row_max_##S(x, n);                                                          \
+    if (*m - *m == 0) return 0;                                                         \
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = NAN_;                                    \
+    return 1;                                                                           \
+}                                                                                       \
+                                                                                         \
 static inline void fa_softmax_##S(const T *x, T *out, ptrdiff_t n) {                    \
-    if (n == 0) return;                                                                 \
-    T m = fa_row_max_##S(x, n);                                                         \
-    if (!(m - m == 0)) {                                                                \
-        for (ptrdiff_t i = 0; i < n; i++) out[i] = NAN_;                                \
-        return;                                                                         \
-    }                                                                                   \
+    T m;                                                                                \
+    if (fa_nan_row_##S(x, out, n, &m)) return;                                          \
     T total = 0;                                                                        \
     _Pragma("omp simd reduction(+:total)")                                              \
     for (ptrdiff_t i = 0; i < n; i++) {                                                 \
@@ -58,12 +63,8 @@ static inline void fa_softmax_##S(const T *x, T *out, ptrdiff_t n) {            
 }                                                                                       \
                                                                                          \
 static inline void fa_log_softmax_##S(const T *x, T *out, ptrdiff_t n) {                \
-    if (n == 0) return;                                                                 \
-    T m = fa_row_max_##S(x, n);                                                         \
-    if (!(m - m == 0)) {                                                                \
-        for (ptrdiff_t i = 0; i < n; i++) out[i] = NAN_;                                \
-        return;                                                                         \
-    }                                                                                   \
+    T m;                                                                                \
+    if (fa_nan_row_##S(x, out, n, &m)) return;                                          \
     T log_total = fa_log_sum_exp_shifted_##S(x, n, m);                                  \
     for (ptrdiff_t i = 0; i < n; i++) out[i] = (x[i] - m) - log_total;                  \
 }                                                                                       \

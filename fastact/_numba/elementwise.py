@@ -30,35 +30,10 @@ _INV_SQRT_2PI = 0.3989422804014327
 
 
 @scalar
-def _exp(x):
-    return vecmath.exp(x)
-
-
-@scalar
-def _expm1(x):
-    return vecmath.expm1(x)
-
-
-@scalar
-def _log1p(x):
-    return vecmath.log1p(x)
-
-
-@scalar
-def _tanh(x):
-    return vecmath.tanh(x)
-
-
-@scalar
-def _erfc(x):
-    return vecmath.erfc(x)
-
-
-@scalar
 def _sigmoids(x):
     """sigmoid(x) and sigmoid(-x), each without cancellation or overflow."""
     T = type(x)
-    e = _exp(-abs(x))
+    e = vecmath.exp(-abs(x))
     r = T(1) / (T(1) + e)
     return (r, e * r) if x >= T(0) else (e * r, r)
 
@@ -143,37 +118,37 @@ def hardswish_backward(g, x):
 @scalar
 def elu(x, alpha):
     T = type(x)
-    return x if x > T(0) else alpha * _expm1(x)
+    return x if x > T(0) else alpha * vecmath.expm1(x)
 
 
 @scalar
 def elu_backward(g, x, alpha):
     T = type(x)
-    return g * (T(1) if x > T(0) else alpha * _exp(x))
+    return g * (T(1) if x > T(0) else alpha * vecmath.exp(x))
 
 
 @scalar
 def selu(x):
     T = type(x)
-    return T(SELU_SCALE) * x if x > T(0) else T(_SELU_SCALE_ALPHA) * _expm1(x)
+    return T(SELU_SCALE) * x if x > T(0) else T(_SELU_SCALE_ALPHA) * vecmath.expm1(x)
 
 
 @scalar
 def selu_backward(g, x):
     T = type(x)
-    return g * (T(SELU_SCALE) if x > T(0) else T(_SELU_SCALE_ALPHA) * _exp(x))
+    return g * (T(SELU_SCALE) if x > T(0) else T(_SELU_SCALE_ALPHA) * vecmath.exp(x))
 
 
 @scalar
 def celu(x, alpha):
     T = type(x)
-    return x if x > T(0) else alpha * _expm1(x / alpha)
+    return x if x > T(0) else alpha * vecmath.expm1(x / alpha)
 
 
 @scalar
 def celu_backward(g, x, alpha):
     T = type(x)
-    return g * (T(1) if x > T(0) else _exp(x / alpha))
+    return g * (T(1) if x > T(0) else vecmath.exp(x / alpha))
 
 
 # --- sigmoid-shaped ------------------------------------------------------------
@@ -192,7 +167,7 @@ def sigmoid_backward(g, y):
 
 @scalar
 def tanh(x):
-    return _tanh(x)
+    return vecmath.tanh(x)
 
 
 @scalar
@@ -219,7 +194,7 @@ def silu_backward(g, x):
 def softplus(x, beta, threshold):
     T = type(x)
     z = beta * x
-    smooth = (max(z, T(0)) + _log1p(_exp(-abs(z)))) / beta  # computed, then selected
+    smooth = (max(z, T(0)) + vecmath.log1p(vecmath.exp(-abs(z)))) / beta  # computed, then selected
     return x if z > threshold else smooth
 
 
@@ -239,7 +214,7 @@ def _mish_parts(x):
     1 - t^2 = (den - num)(den + num)/den^2 = 4(1 + e)^2 (e^2 or 1)/den^2.
     """
     T = type(x)
-    e = _exp(-abs(x))
+    e = vecmath.exp(-abs(x))
     e2 = e * e
     positive = x > T(0)
     num = (T(1) + T(2) * e) if positive else (e2 + T(2) * e)
@@ -289,13 +264,13 @@ def gelu_tanh_backward(g, x):
 @scalar
 def gelu(x):
     T = type(x)
-    cdf = T(0.5) * _erfc(-x * T(_INV_SQRT_2))
+    cdf = T(0.5) * vecmath.erfc(-x * T(_INV_SQRT_2))
     return _at_inf(x, x * cdf, T(0), x)
 
 
 @scalar
 def gelu_backward(g, x):
     T = type(x)
-    cdf = T(0.5) * _erfc(-x * T(_INV_SQRT_2))
-    pdf = T(_INV_SQRT_2PI) * _exp(T(-0.5) * (x * x))
+    cdf = T(0.5) * vecmath.erfc(-x * T(_INV_SQRT_2))
+    pdf = T(_INV_SQRT_2PI) * vecmath.exp(T(-0.5) * (x * x))
     return g * _at_inf(x, cdf + x * pdf, T(0), T(1))

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from fastact._numba.elementwise import _exp, _log1p
+from fastact._numba import vecmath
 
 row = register_jitable(inline="always")
 _reduction = njit(error_model="numpy", fastmath={"nsz", "contract", "reassoc"}, cache=True,
@@ -57,39 +57,49 @@ def _shifted_exps(x, m, k):
     """exp(x - m) with the maximum's own term (exactly 1) left out, and their sum."""
     scratch = np.empty_like(x)
     for i in range(x.size):
-        scratch[i] = _exp(x[i] - m)
+        scratch[i] = vecmath.exp(x[i] - m)
     scratch[k] = 0
     return scratch, _sum(scratch)
 
 
 @row
-def softmax(x, out):
-    n = x.size
-    if n == 0:
-        return
+def _row_max_or_nan_row(x, out):
+    """The row's maximum and its position, or None after filling out with NaN.
+
+    A row whose maximum is not finite (NaN, or +inf, in the row, or all -inf)
+    has a NaN softmax and log_softmax; an empty row has nothing to write.
+    """
+    if x.size == 0:
+        return None
     m, k = _first_max(x)
-    if not math.isfinite(m):  # NaN, or +inf, in the row, or all -inf: the row is NaN
+    if not math.isfinite(m):
         out[:] = np.nan
+        return None
+    return m, k
+
+
+@row
+def softmax(x, out):
+    found = _row_max_or_nan_row(x, out)
+    if found is None:
         return
+    m, k = found
     scratch, rest = _shifted_exps(x, m, k)
     total = type(m)(1) + rest
     scratch[k] = 1
-    for i in range(n):
+    for i in range(x.size):
         out[i] = scratch[i] / total
 
 
 @row
 def log_softmax(x, out):
-    n = x.size
-    if n == 0:
+    found = _row_max_or_nan_row(x, out)
+    if found is None:
         return
-    m, k = _first_max(x)
-    if not math.isfinite(m):
-        out[:] = np.nan
-        return
+    m, k = found
     _, rest = _shifted_exps(x, m, k)
-    log_total = _log1p(rest)  # log(1 + rest): log1p keeps the largest entry's digits
-    for i in range(n):
+    log_total = vecmath.log1p(rest)  # log(1 + rest): log1p keeps the largest entry's digits
+    for i in range(x.size):
         out[i] = (x[i] - m) - log_total
 
 
@@ -102,7 +112,7 @@ def logsumexp(x):
     if not math.isfinite(m):  # NaN, +inf, or an all -inf row: the max is the answer
         return m
     _, rest = _shifted_exps(x, m, k)
-    return m + _log1p(rest)
+    return m + vecmath.log1p(rest)
 
 
 @row
@@ -120,7 +130,7 @@ def log_softmax_backward(g, y, out):
         return
     total = _sum(g)
     for i in range(y.size):
-        out[i] = g[i] - _exp(y[i]) * total
+        out[i] = g[i] - vecmath.exp(y[i]) * total
 
 
 @row
@@ -129,7 +139,7 @@ def logsumexp_backward(g, x, y, out):
         out[:] = np.nan
         return
     for i in range(x.size):
-        out[i] = g * _exp(x[i] - y)
+        out[i] = g * vecmath.exp(x[i] - y)
 
 
 
