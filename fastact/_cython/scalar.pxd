@@ -15,6 +15,8 @@ from libc.math cimport erfc as c_erfc
 cdef extern from "vecmath.h" nogil:
     float fa_expf(float x) noexcept
     double fa_exp(double x) noexcept
+    float fa_exp_negf(float x) noexcept
+    double fa_exp_neg(double x) noexcept
     float fa_expm1f(float x) noexcept
     double fa_expm1(double x) noexcept
     float fa_log1pf(float x) noexcept
@@ -33,6 +35,13 @@ cdef inline real _exp(real x) noexcept nogil:
         return fa_expf(x)
     else:
         return fa_exp(x)
+
+cdef inline real _exp_neg(real x) noexcept nogil:
+    """e^x for x <= 0 only (cheaper scaling)."""
+    if real is float:
+        return fa_exp_negf(x)
+    else:
+        return fa_exp_neg(x)
 
 cdef inline real _expm1(real x) noexcept nogil:
     if real is float:
@@ -66,13 +75,13 @@ cdef inline real _abs(real x) noexcept nogil:
 
 cdef inline real _sigmoid(real x) noexcept nogil:
     """sigmoid(x) without overflow."""
-    cdef real e = _exp(-_abs(x))
+    cdef real e = _exp_neg(-_abs(x))
     cdef real r = <real>1 / (<real>1 + e)
     return r if x >= <real>0 else e * r
 
 cdef inline real _sigmoid_neg(real x) noexcept nogil:
     """sigmoid(-x) without cancellation."""
-    cdef real e = _exp(-_abs(x))
+    cdef real e = _exp_neg(-_abs(x))
     cdef real r = <real>1 / (<real>1 + e)
     return e * r if x >= <real>0 else r
 
@@ -178,7 +187,7 @@ cdef inline real silu_backward(real g, real x) noexcept nogil:
 
 cdef inline real softplus(real x, real beta, real threshold) noexcept nogil:
     cdef real z = beta * x
-    cdef real smooth = ((z if z > <real>0 else <real>0) + _log1p(_exp(-_abs(z)))) / beta
+    cdef real smooth = ((z if z > <real>0 else <real>0) + _log1p(_exp_neg(-_abs(z)))) / beta
     return x if z > threshold else smooth
 
 cdef inline real softplus_backward(real g, real x, real beta, real threshold) noexcept nogil:
@@ -194,7 +203,7 @@ cdef inline real _mish_t(real x, real* one_minus_t2) noexcept nogil:
     1 - t^2 = (den - num)(den + num)/den^2 = 4(1 + e)^2 (e^2 or 1)/den^2,
     accurate where t rounds to 1.
     """
-    cdef real e = _exp(-_abs(x))
+    cdef real e = _exp_neg(-_abs(x))
     cdef real e2 = e * e
     cdef bint positive = x > <real>0
     cdef real num = (<real>1 + <real>2 * e) if positive else (e2 + <real>2 * e)

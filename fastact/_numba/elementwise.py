@@ -33,7 +33,7 @@ _INV_SQRT_2PI = 0.3989422804014327
 def _sigmoids(x):
     """sigmoid(x) and sigmoid(-x), each without cancellation or overflow."""
     T = type(x)
-    e = vecmath.exp(-abs(x))
+    e = vecmath.exp_neg(-abs(x))
     r = T(1) / (T(1) + e)
     return (r, e * r) if x >= T(0) else (e * r, r)
 
@@ -194,7 +194,7 @@ def silu_backward(g, x):
 def softplus(x, beta, threshold):
     T = type(x)
     z = beta * x
-    smooth = (max(z, T(0)) + vecmath.log1p(vecmath.exp(-abs(z)))) / beta  # computed, then selected
+    smooth = (max(z, T(0)) + vecmath.log1p(vecmath.exp_neg(-abs(z)))) / beta  # computed, then selected
     return x if z > threshold else smooth
 
 
@@ -214,7 +214,7 @@ def _mish_parts(x):
     1 - t^2 = (den - num)(den + num)/den^2 = 4(1 + e)^2 (e^2 or 1)/den^2.
     """
     T = type(x)
-    e = vecmath.exp(-abs(x))
+    e = vecmath.exp_neg(-abs(x))
     e2 = e * e
     positive = x > T(0)
     num = (T(1) + T(2) * e) if positive else (e2 + T(2) * e)
