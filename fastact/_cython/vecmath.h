@@ -206,15 +206,25 @@ static inline double fa_log1p(double x) {
 
 /* ---- tanh ---------------------------------------------------------------------- */
 
-/* tanh|x| = t/(t + 2) with t = expm1(2|x|): no cancellation near 0. */
+/* tanh: Cephes tanhf's odd polynomial below |x| = 0.625 (S. Moshier), where
+ * (1 - e)/(1 + e) with e = exp(-2|x|) would cancel; that form above it. */
 static inline float fa_tanhf(float x) {
     float a = x < 0.0f ? -x : x;
-    float t = fa_expm1f(2.0f * (a > 9.0f ? 9.0f : a));
-    float y = a > 9.0f ? 1.0f : t / (t + 2.0f);      /* tanh(9) rounds to 1 */
-    y = x < 0.0f ? -y : y;
+    float z = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    float small = (x * z) * p + x;
+    float e = fa_exp_negf(-2.0f * a);
+    float big = (1.0f - e) / (1.0f + e);
+    big = x < 0.0f ? -big : big;
+    float y = a < 0.625f ? small : big;
     return x != x ? x : y;
 }
 
+/* tanh|x| = t/(t + 2) with t = expm1(2|x|): no cancellation near 0. */
 static inline double fa_tanh(double x) {
     double a = x < 0.0 ? -x : x;
     double t = fa_expm1(2.0 * (a > 19.5 ? 19.5 : a));

@@ -236,11 +236,20 @@ def log1p_f64(x):
 
 @scalar
 def tanh_f32(x):
-    """tanh|x| = t/(t + 2) with t = expm1(2|x|): no cancellation near 0."""
+    """Cephes tanhf's odd polynomial below |x| = 0.625 (no cancellation there),
+    (1 - e)/(1 + e) with e = exp(-2|x|) above it."""
     a = abs(x)
-    t = expm1_f32(np.float32(2.0) * min(a, np.float32(9.0)))
-    y = np.float32(1.0) if a > np.float32(9.0) else t / (t + np.float32(2.0))
-    y = -y if x < np.float32(0.0) else y
+    z = x * x
+    p = np.float32(-5.70498872745e-3)
+    p = p * z + np.float32(2.06390887954e-2)
+    p = p * z - np.float32(5.37397155531e-2)
+    p = p * z + np.float32(1.33314422036e-1)
+    p = p * z - np.float32(3.33332819422e-1)
+    small = (x * z) * p + x
+    e = exp_neg_f32(np.float32(-2.0) * a)
+    big = (np.float32(1.0) - e) / (np.float32(1.0) + e)
+    big = -big if x < np.float32(0.0) else big
+    y = small if a < np.float32(0.625) else big
     return x if x != x else y
 
 
