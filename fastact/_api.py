@@ -39,23 +39,26 @@ def run_elementwise(op: Op, backward: bool, fname: str, named_arrays: tuple, raw
     """The common case, with less to check: an elementwise op on native float32/float64
     ndarrays of one dtype and shape, with no ``out``.  Anything else goes to :func:`run`.
     """
-    if out is None:
-        x = named_arrays[-1][1]
-        if type(x) is np.ndarray:
-            dtype = x.dtype
-            if (dtype is _FLOAT32 or dtype is _FLOAT64) and (
-                    not backward or (type(named_arrays[0][1]) is np.ndarray
-                                     and named_arrays[0][1].dtype is dtype
-                                     and named_arrays[0][1].shape == x.shape)):
-                params = [v.check_param(fname, p, value, x)
-                          for p, value in zip(op.params, raw_params)] if raw_params else ()
-                k = _dispatch.kernel(backend, op, "backward" if backward else "forward", dtype)
+    x = named_arrays[-1][1]
+    if out is None and type(x) is np.ndarray:
+        dtype = x.dtype
+        if dtype is _FLOAT32 or dtype is _FLOAT64:
+            if backward:
+                g = named_arrays[0][1]
+                if not (type(g) is np.ndarray and g.dtype is dtype and g.shape == x.shape):
+                    return run(op, backward, fname, named_arrays, raw_params, out, backend)
+                arrays = (g, x)
+            else:
+                arrays = (x,)
+            params = [v.check_param(fname, p, value, x)
+                      for p, value in zip(op.params, raw_params)] if raw_params else ()
+            k = _dispatch.kernel(backend, op, "backward" if backward else "forward", dtype)
+            new = getattr(k, "new", None)  # compiled backends' allocate-and-run path
+            result = new(*arrays, *params) if new is not None else None
+            if result is None:
                 result = np.empty_like(x)
-                if backward:
-                    k(named_arrays[0][1], x, result, *params)
-                else:
-                    k(x, result, *params)
-                return result if result.ndim else result[()]
+                k(*arrays, result, *params)
+            return result if result.ndim else result[()]
     return run(op, backward, fname, named_arrays, raw_params, out, backend)
 
 

@@ -11,6 +11,8 @@ supplies its loops.  A backend's ``loops`` object has:
 ``rows(name, n_in, T)``         -> run(n, *arrays, out, *params) on 2-D arrays
 ``reduce(name, T)``             -> run(n, x, out) with x 2-D and out 1-D
 ``prelu(forward, T)``           -> run(x, [g,] weight, out[, grad_weight]) on 3-D arrays
+``elementwise_new(name, n_in, T)`` (optional) -> new(*arrays, *scalars): a new result
+                                  array, or None if the arrays are not C-contiguous T
 
 where ``name`` is the scalar or row function's name, ``T`` the NumPy scalar type,
 and ``n`` the element count the backend uses to choose serial or parallel.
@@ -59,10 +61,12 @@ def _elementwise(loops, op, forward, T):
         for i in choices:
             if params[i] != op.params[i].default:
                 name = f"{name}_{params[i]}"
+        name += suffix
         scalars = tuple(T(p) for i, p in enumerate(params) if i not in choices)
-        return loops.elementwise(name + suffix, n_in, T), scalars
+        new = loops.elementwise_new(name, n_in, T) if hasattr(loops, "elementwise_new") else None
+        return loops.elementwise(name, n_in, T), new, scalars
 
-    memo = {}  # params -> (loop, scalars): most programs use a handful of parameter sets
+    memo = {}  # params -> (loop, new, scalars): programs use a handful of parameter sets
 
     def loop_and_scalars(params):
         found = memo.get(params)
@@ -72,22 +76,34 @@ def _elementwise(loops, op, forward, T):
                 memo[params] = found
         return found
 
+    # A new result array straight from the compiled code, or None if the input is not
+    # what that short path takes (C-contiguous arrays of T with equal shapes).
+    if n_in == 1:
+        def new(x, *params):
+            _, make_new, scalars = memo.get(params) or loop_and_scalars(params)
+            return make_new(x, *scalars) if make_new is not None else None
+    else:
+        def new(g, x, *params):
+            _, make_new, scalars = memo.get(params) or loop_and_scalars(params)
+            return make_new(g, x, *scalars) if make_new is not None else None
+
     # Direct path, the common case: 1-D C-contiguous arrays (checked per call).
     if n_in == 1:
         def run(x, out, *params):
-            loop, scalars = loop_and_scalars(params)
+            loop, _, scalars = loop_and_scalars(params)
             if x.ndim == 1 and x.flags.c_contiguous and out.flags.c_contiguous:
                 loop(out.size, x, out, *scalars)
             else:
                 _run_flat(loop, (x,), out, scalars)
     else:
         def run(g, x, out, *params):
-            loop, scalars = loop_and_scalars(params)
+            loop, _, scalars = loop_and_scalars(params)
             if (x.ndim == 1 and x.flags.c_contiguous and g.flags.c_contiguous
                     and out.flags.c_contiguous):
                 loop(out.size, g, x, out, *scalars)
             else:
                 _run_flat(loop, (g, x), out, scalars)
+    run.new = new
     return run
 
 

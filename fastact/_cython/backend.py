@@ -77,6 +77,15 @@ class _Loops:
 
     @staticmethod
     @functools.cache
+    def elementwise_new(name, n_in, T):
+        fn = getattr(kernels(), f"{name}_{_suffix(T)}_new")
+
+        def new(*args):
+            return fn(*args, _threads.get_num_threads())
+        return new
+
+    @staticmethod
+    @functools.cache
     def rows(name, n_in, T):
         return _threaded(getattr(kernels(), f"{name}_{_suffix(T)}"))
 
