@@ -6,6 +6,8 @@ default) variant and, on x86-64, AVX2+FMA and AVX-512 variants; fastact picks
 one at import from the CPU's features.  -O3, never -ffast-math (it breaks NaN/inf
 handling) and never -march=native (the build must run on other machines).
 OpenMP is used when the compiler supports it; without it the kernels are serial.
+FASTACT_OPENMP=0 forces a serial build and FASTACT_BUILD_VARIANTS=baseline,avx2
+limits the variants (both for tests).
 """
 
 import os
@@ -78,15 +80,22 @@ def extensions():
     import numpy
 
     openmp = ["-fopenmp"] if sys.platform != "win32" else ["/openmp"]
-    if not compiler_accepts(openmp):
+    if os.environ.get("FASTACT_OPENMP", "").strip() == "0":  # for testing a serial build
+        openmp = []
+    elif not compiler_accepts(openmp):
         warnings.warn("the C compiler has no OpenMP: fastact's Cython kernels will run serially")
         openmp = []
+    if not openmp:
+        print("fastact: building the Cython kernels without OpenMP (serial)", file=sys.stderr)
     variants = {"_kernels_baseline": []}
     if X86:
         variants["_kernels_avx2"] = ["-mavx2", "-mfma"]
         # x86-64-v4: 16 floats a vector where the CPU has it (PyTorch uses it there too)
         variants["_kernels_avx512"] = ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl",
                                        "-mavx2", "-mfma", "-mprefer-vector-width=512"]
+    only = os.environ.get("FASTACT_BUILD_VARIANTS", "").strip()  # e.g. "baseline", for tests
+    if only:
+        variants = {k: v for k, v in variants.items() if k.removeprefix("_kernels_") in only.split(",")}
     built = []
     for module, arch in variants.items():
         built.append(Extension(

@@ -52,3 +52,33 @@ def test_threadpoolctl_sees_and_limits_the_openmp_threads():
     with threadpoolctl.threadpool_limits(1, user_api="openmp"), fastact.num_threads(2):
         np.testing.assert_allclose(fastact.gelu(x, backend="cython"),
                                    fastact.gelu(x, backend="numpy"), rtol=1e-5, atol=1e-30)
+
+
+@pytest.mark.skipif(not (TESTS.parent / "setup.py").exists(), reason="needs the source tree")
+def test_a_build_without_openmp_works_serially(tmp_path):
+    """The no-OpenMP build: baseline variant compiled serially, with a message, and correct."""
+    import shutil
+
+    root = TESTS.parent
+    shutil.copytree(root / "fastact", tmp_path / "fastact",
+                    ignore=shutil.ignore_patterns("*.so", "*.c", "_kernels_*.pyx", "__pycache__"))
+    for name in ("setup.py", "pyproject.toml", "README.md"):
+        shutil.copy(root / name, tmp_path / name)
+    env = {**os.environ, "FASTACT_OPENMP": "0", "FASTACT_BUILD_VARIANTS": "baseline"}
+    build = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=tmp_path,
+                           capture_output=True, text=True, env=env, timeout=900)
+    assert build.returncode == 0, build.stderr[-3000:]
+    assert "without OpenMP (serial)" in build.stderr
+    check = ("import numpy as np, fastact\n"
+             "from fastact._cython import backend\n"
+             "assert backend.variant() == '_kernels_baseline', backend.variant()\n"
+             "assert backend.kernels().OPENMP is False\n"
+             "x = np.random.default_rng(0).normal(size=1 << 18).astype(np.float32)\n"
+             "with fastact.num_threads(2):\n"
+             "    y = fastact.gelu(x, approximate='tanh', backend='cython')\n"
+             "np.testing.assert_allclose(y, fastact.gelu(x, approximate='tanh', backend='numpy'),"
+             " rtol=1e-5, atol=1e-30)\n"
+             "print('ok')\n")
+    result = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=300)
+    assert result.stdout.strip() == "ok", result.stderr[-3000:]
