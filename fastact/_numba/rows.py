@@ -1,11 +1,12 @@
 """Row kernels of the Numba backend: softmax, log_softmax, logsumexp, maxout and backwards.
 
 Each works on one row (the op's axis, moved last by the dispatcher); loops over
-rows come from ``kernels.rows``.  Three passes: the max (and where it is), the
-exps into a scratch row, then the scaling.  The exps go to scratch, not to
-``out``, so ``out`` may be the input.  Sums are separate functions compiled with
-'reassoc' so they vectorise; the exps never are (reassoc breaks exp's range
-reduction).
+rows come from ``kernels.rows``.  Three passes, each a vectorised loop: the max
+(llvm.maximum, NaN-propagating), the exps, then the scaling.  Sums and the max
+are separate functions compiled with 'reassoc' so they vectorise; the exps never
+are (reassoc breaks exp's range reduction).  log_softmax and logsumexp use
+log1p of the terms below the max plus (ties - 1), so the largest entry keeps
+its digits.
 """
 
 from __future__ import annotations
@@ -13,14 +14,32 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
-from numba.extending import register_jitable
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, register_jitable
 
 from fastact._numba import vecmath
 
 row = register_jitable(inline="always")
 _reduction = njit(error_model="numpy", fastmath={"nsz", "contract", "reassoc"}, cache=True,
                   nogil=True)
+
+
+@intrinsic
+def _maximum(typingctx, a, b):
+    """llvm.maximum: the larger of a and b, NaN if either is NaN; vectorises as a reduction."""
+    if a != b or a not in (types.float32, types.float64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        llvm_type = context.get_value_type(a)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(llvm_type, [llvm_type, llvm_type]),
+            f"llvm.maximum.f{32 if a == types.float32 else 64}")
+        return builder.call(fn, args)
+
+    return a(a, b), codegen
 
 
 @_reduction
@@ -39,80 +58,81 @@ def _dot(a, b):
     return s
 
 
-@row
-def _first_max(x):
-    """The maximum of a non-empty row and its first position; NaN counts as the maximum."""
+@_reduction
+def _row_max(x):
+    """The maximum of a non-empty row, NaN if it holds a NaN."""
     m = x[0]
-    k = 0
-    for i in range(1, x.size):
-        v = x[i]
-        if m == m and (v > m or v != v):
-            m = v
-            k = i
-    return m, k
+    for i in range(x.size):
+        m = _maximum(m, x[i])
+    return m
+
+
+@_reduction
+def _count(x, value):
+    c = 0
+    for i in range(x.size):
+        c += x[i] == value
+    return c
 
 
 @row
-def _shifted_exps(x, m, k):
-    """exp(x - m) with the maximum's own term (exactly 1) left out, and their sum."""
+def _log_sum_exp_shifted(x, m):
+    """log(sum exp(x - m)) as log1p(rest) for a finite max m: rest = the terms below the
+    max plus (number of maxima - 1), so the largest entry keeps its digits."""
+    T = type(m)
     scratch = np.empty_like(x)
     for i in range(x.size):
-        scratch[i] = vecmath.exp(x[i] - m)
-    scratch[k] = 0
-    return scratch, _sum(scratch)
+        e = vecmath.exp(x[i] - m)
+        scratch[i] = e if x[i] < m else T(0)
+    return vecmath.log1p(_sum(scratch) + T(_count(x, m) - 1))
 
 
 @row
 def _row_max_or_nan_row(x, out):
-    """The row's maximum and its position, or None after filling out with NaN.
+    """The row's maximum, or None after filling out with NaN.
 
     A row whose maximum is not finite (NaN, or +inf, in the row, or all -inf)
     has a NaN softmax and log_softmax; an empty row has nothing to write.
     """
     if x.size == 0:
         return None
-    m, k = _first_max(x)
+    m = _row_max(x)
     if not math.isfinite(m):
         out[:] = np.nan
         return None
-    return m, k
+    return m
 
 
 @row
 def softmax(x, out):
-    found = _row_max_or_nan_row(x, out)
-    if found is None:
+    m = _row_max_or_nan_row(x, out)
+    if m is None:
         return
-    m, k = found
-    scratch, rest = _shifted_exps(x, m, k)
-    total = type(m)(1) + rest
-    scratch[k] = 1
     for i in range(x.size):
-        out[i] = scratch[i] / total
+        out[i] = vecmath.exp(x[i] - m)
+    total = _sum(out)
+    for i in range(x.size):
+        out[i] = out[i] / total
 
 
 @row
 def log_softmax(x, out):
-    found = _row_max_or_nan_row(x, out)
-    if found is None:
+    m = _row_max_or_nan_row(x, out)
+    if m is None:
         return
-    m, k = found
-    _, rest = _shifted_exps(x, m, k)
-    log_total = vecmath.log1p(rest)  # log(1 + rest): log1p keeps the largest entry's digits
+    log_total = _log_sum_exp_shifted(x, m)
     for i in range(x.size):
         out[i] = (x[i] - m) - log_total
 
 
 @row
 def logsumexp(x):
-    n = x.size
-    if n == 0:
+    if x.size == 0:
         return -np.inf
-    m, k = _first_max(x)
+    m = _row_max(x)
     if not math.isfinite(m):  # NaN, +inf, or an all -inf row: the max is the answer
         return m
-    _, rest = _shifted_exps(x, m, k)
-    return m + vecmath.log1p(rest)
+    return m + _log_sum_exp_shifted(x, m)
 
 
 @row
@@ -141,6 +161,19 @@ def logsumexp_backward(g, x, y, out):
     for i in range(x.size):
         out[i] = g * vecmath.exp(x[i] - y)
 
+
+
+@row
+def _first_max(x):
+    """The maximum of a non-empty group and its first position; NaN counts as the maximum."""
+    m = x[0]
+    k = 0
+    for i in range(1, x.size):
+        v = x[i]
+        if m == m and (v > m or v != v):
+            m = v
+            k = i
+    return m, k
 
 
 @row
