@@ -18,7 +18,10 @@ __version__ = "0.1.0"
 
 globals().update(_FUNCTIONS)
 
+from fastact.losses import softmax_cross_entropy, softmax_cross_entropy_backward  # noqa: E402
+
 __all__ = sorted(_FUNCTIONS) + [
     "OPS", "backends", "get_backend", "set_backend", "unavailable_backends", "use_backend",
     "get_num_threads", "num_threads", "set_num_threads", "warmup",
+    "softmax_cross_entropy", "softmax_cross_entropy_backward",
 ]
