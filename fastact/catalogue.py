@@ -64,6 +64,9 @@ class Op:
     kink: str = ""
     notes: str = ""
     aliases: tuple[str, ...] = ()
+    # Class name of the op's layer (fastact.layers, fastact.torch.nn): torch.nn's name.
+    # Empty for ops without a layer (logsumexp is a reduction, not an activation).
+    layer: str = ""
     # Transcendental ops (exp, tanh, erf, log inside) are held to a higher speed
     # bar than the memory-bound ones in the benchmarks.
     transcendental: bool = False
@@ -84,6 +87,7 @@ OPS: tuple[Op, ...] = (
         "max(x, 0)",
         "1 if x > 0 else 0",
         kink="0 at x = 0 (subgradient 0)",
+        layer="ReLU",
     ),
     Op(
         "leaky_relu", "elementwise",
@@ -95,6 +99,7 @@ OPS: tuple[Op, ...] = (
         kink="s at x = 0",
         notes="With s = 0 it equals relu, also at -inf (the limit 0, not 0*(-inf) = NaN).",
         test_params=({}, {"negative_slope": 0.2}, {"negative_slope": 0.0}, {"negative_slope": -0.5}),
+        layer="LeakyReLU",
     ),
     Op(
         "prelu", "prelu",
@@ -112,6 +117,7 @@ OPS: tuple[Op, ...] = (
         notes="prelu_backward returns (grad_input, grad_weight), grad_weight in weight's shape. "
               "``out=`` receives grad_input.",
         test_params=({"weight": 0.25}, {"weight": [0.1, -0.3, 0.0]}),
+        layer="PReLU",
     ),
     Op(
         "elu", "elementwise",
@@ -123,6 +129,7 @@ OPS: tuple[Op, ...] = (
         kink="alpha at x = 0",
         transcendental=True,
         test_params=({}, {"alpha": 0.5}),
+        layer="ELU",
     ),
     Op(
         "selu", "elementwise", (), ("x",),
@@ -131,6 +138,7 @@ OPS: tuple[Op, ...] = (
         "scale if x > 0 else scale*alpha*exp(x)",
         kink="scale*alpha at x = 0",
         transcendental=True,
+        layer="SELU",
     ),
     Op(
         "celu", "elementwise",
@@ -142,6 +150,7 @@ OPS: tuple[Op, ...] = (
         kink="1 at x = 0",
         transcendental=True,
         test_params=({}, {"alpha": 2.0}),
+        layer="CELU",
     ),
     Op(
         "gelu", "elementwise",
@@ -157,6 +166,7 @@ OPS: tuple[Op, ...] = (
         notes="gelu(-inf) = 0 (PyTorch gives NaN).",
         transcendental=True,
         test_params=({}, {"approximate": "tanh"}),
+        layer="GELU",
     ),
     Op(
         "sigmoid", "elementwise", (), ("y",),
@@ -164,6 +174,7 @@ OPS: tuple[Op, ...] = (
         "1/(1 + exp(-x))",
         "y*(1 - y), from the forward output y",
         transcendental=True,
+        layer="Sigmoid",
     ),
     Op(
         "tanh", "elementwise", (), ("y",),
@@ -171,6 +182,7 @@ OPS: tuple[Op, ...] = (
         "tanh(x)",
         "(1 - y)*(1 + y), from the forward output y",
         transcendental=True,
+        layer="Tanh",
     ),
     Op(
         "silu", "elementwise", (), ("x",),
@@ -180,6 +192,7 @@ OPS: tuple[Op, ...] = (
         notes="silu(-inf) = 0 (PyTorch gives NaN).",
         aliases=("swish",),
         transcendental=True,
+        layer="SiLU",
     ),
     Op(
         "softplus", "elementwise",
@@ -193,6 +206,7 @@ OPS: tuple[Op, ...] = (
         "1 if beta*x > threshold else sigmoid(beta*x)",
         transcendental=True,
         test_params=({}, {"beta": 2.0, "threshold": 10.0}),
+        layer="Softplus",
     ),
     Op(
         "mish", "elementwise", (), ("x",),
@@ -201,6 +215,7 @@ OPS: tuple[Op, ...] = (
         "tanh(softplus(x)) + x*sigmoid(x)*(1 - tanh(softplus(x))**2)",
         notes="mish(-inf) = 0 (PyTorch gives NaN).",
         transcendental=True,
+        layer="Mish",
     ),
     Op(
         "hardsigmoid", "elementwise", (), ("x",),
@@ -208,6 +223,7 @@ OPS: tuple[Op, ...] = (
         "clip(x/6 + 1/2, 0, 1)",
         "1/6 if -3 < x < 3 else 0",
         kink="0 at x = -3 and x = +3",
+        layer="Hardsigmoid",
     ),
     Op(
         "hardswish", "elementwise", (), ("x",),
@@ -217,6 +233,7 @@ OPS: tuple[Op, ...] = (
         kink="0 at x = -3, 1 at x = +3",
         notes="hardswish(-inf) = 0 (PyTorch gives NaN); the derivative is 0 at -3 and 1 at +3 "
               "(PyTorch gives -0.5 and 1.5 there).",
+        layer="Hardswish",
     ),
     Op(
         "softmax", "rows", (_AXIS_LAST,), ("y",),
@@ -224,6 +241,7 @@ OPS: tuple[Op, ...] = (
         "exp(x - max(x))/sum(exp(x - max(x)))",
         "y*(grad_output - sum(grad_output*y)), from the forward output y",
         transcendental=True,
+        layer="Softmax",
     ),
     Op(
         "log_softmax", "rows", (_AXIS_LAST,), ("y",),
@@ -233,6 +251,7 @@ OPS: tuple[Op, ...] = (
         notes="At a -inf entry of an otherwise finite row the gradient is grad_output there "
               "(the limit of the derivative, d y_i/d x_i -> 1).",
         transcendental=True,
+        layer="LogSoftmax",
     ),
     Op(
         "logsumexp", "reduce",
@@ -257,6 +276,7 @@ OPS: tuple[Op, ...] = (
         "axis of length C*pieces split into C groups of pieces; each output is its group's max",
         "grad_output goes to the first maximal element of each group",
         test_params=({"pieces": 2}, {"pieces": 4}),
+        layer="Maxout",
     ),
 )
 
