@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import math
 
-from numba.extending import register_jitable
 
 from fastact._numba import vecmath
 from fastact.catalogue import SELU_ALPHA, SELU_SCALE
 
-scalar = register_jitable(inline="always")
+scalar = vecmath.scalar  # inlined at Numba-IR level
 
 _SELU_SCALE_ALPHA = SELU_SCALE * SELU_ALPHA
 _SQRT_2_OVER_PI_X2 = 1.5957691216057307  # 2*sqrt(2/pi): 0.5(1 + tanh(u)) = sigmoid(2u)

@@ -13,6 +13,7 @@ Numba's cache key.
 from __future__ import annotations
 
 import hashlib
+import inspect
 from pathlib import Path
 
 from numba import njit, prange
@@ -30,37 +31,88 @@ def jit(parallel=False, fastmath=FASTMATH):
                 nogil=True)
 
 
+def _arity(scalar, n_in):
+    """How many parameters scalar takes after its n_in array arguments."""
+    n = len(inspect.signature(scalar).parameters) - n_in
+    if not 0 <= n <= 2:
+        raise NotImplementedError(f"{scalar.__name__}: loops exist for 0 to 2 parameters, not {n}")
+    return n
+
+
+# The loops spell their parameters out: Numba inlines the scalar at Numba-IR level
+# (which is what lets LLVM vectorise the whole body) only into calls without *args.
+
 def unary(scalar):
     """Serial and parallel loops computing out[i] = scalar(x[i], *params) on 1-D arrays."""
     salt = SALT
+    n = _arity(scalar, 1)
+    if n == 0:
+        def serial(x, out):
+            for i in range(x.size):
+                out[i] = scalar(x[i])
+            return salt
 
-    def serial(x, out, *params):
-        for i in range(x.size):
-            out[i] = scalar(x[i], *params)
-        return salt
+        def parallel(x, out):
+            for i in prange(x.size):
+                out[i] = scalar(x[i])
+            return salt
+    elif n == 1:
+        def serial(x, out, a):
+            for i in range(x.size):
+                out[i] = scalar(x[i], a)
+            return salt
 
-    def parallel(x, out, *params):
-        for i in prange(x.size):
-            out[i] = scalar(x[i], *params)
-        return salt
+        def parallel(x, out, a):
+            for i in prange(x.size):
+                out[i] = scalar(x[i], a)
+            return salt
+    else:
+        def serial(x, out, a, b):
+            for i in range(x.size):
+                out[i] = scalar(x[i], a, b)
+            return salt
 
+        def parallel(x, out, a, b):
+            for i in prange(x.size):
+                out[i] = scalar(x[i], a, b)
+            return salt
     return jit()(serial), jit(parallel=True)(parallel)
 
 
 def binary(scalar):
     """Serial and parallel loops computing out[i] = scalar(g[i], x[i], *params) on 1-D arrays."""
     salt = SALT
+    n = _arity(scalar, 2)
+    if n == 0:
+        def serial(g, x, out):
+            for i in range(x.size):
+                out[i] = scalar(g[i], x[i])
+            return salt
 
-    def serial(g, x, out, *params):
-        for i in range(x.size):
-            out[i] = scalar(g[i], x[i], *params)
-        return salt
+        def parallel(g, x, out):
+            for i in prange(x.size):
+                out[i] = scalar(g[i], x[i])
+            return salt
+    elif n == 1:
+        def serial(g, x, out, a):
+            for i in range(x.size):
+                out[i] = scalar(g[i], x[i], a)
+            return salt
 
-    def parallel(g, x, out, *params):
-        for i in prange(x.size):
-            out[i] = scalar(g[i], x[i], *params)
-        return salt
+        def parallel(g, x, out, a):
+            for i in prange(x.size):
+                out[i] = scalar(g[i], x[i], a)
+            return salt
+    else:
+        def serial(g, x, out, a, b):
+            for i in range(x.size):
+                out[i] = scalar(g[i], x[i], a, b)
+            return salt
 
+        def parallel(g, x, out, a, b):
+            for i in prange(x.size):
+                out[i] = scalar(g[i], x[i], a, b)
+            return salt
     return jit()(serial), jit(parallel=True)(parallel)
 
 

@@ -21,7 +21,9 @@ from numba.extending import intrinsic, register_jitable
 
 from fastact._numba import vecmath
 
-row = register_jitable(inline="always")
+# A call per row costs nothing; row kernels are called with *params, which Numba-IR
+# inlining does not support.
+row = register_jitable
 _reduction = njit(error_model="numpy", fastmath={"nsz", "contract", "reassoc"}, cache=True,
                   nogil=True)
 
