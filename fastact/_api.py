@@ -224,6 +224,22 @@ def _docstring(op: Op, fname: str, backward: bool) -> str:
     return "\n".join(lines)
 
 
+# Calls on small arrays are dominated by Python overhead, so parameterless elementwise ops
+# first try the shortest path: native float32/float64 ndarrays, no out, a kernel already
+# looked up for this backend and dtype (by an earlier call through run_elementwise), and
+# its compiled allocate-and-run entry (which returns None for layouts it does not take).
+_FAST_PATH = """\
+    if out is None and type({x}) is _ndarray:
+        d = {x}.dtype
+        if (d is _F32 or d is _F64){shape_check}:
+            new = _new.get((backend if backend is not None else _get_backend(), {key}, d.char))
+            if new is not None:
+                r = new({arrays})
+                if r is not None:
+                    return r if r.ndim else r[()]
+"""
+
+
 def make_functions(op: Op) -> dict:
     """The forward and backward public functions of ``op`` (and of its aliases)."""
     functions = {}
@@ -236,10 +252,18 @@ def make_functions(op: Op) -> dict:
             named = "".join(f"({a!r}, {a}), " for a in arrays)
             signature = ", ".join(arrays + ((params,) if params else ()))
             runner = "run_elementwise" if op.kind == "elementwise" else "run"
-            source = (f"def {name}({signature}, *, out=None, backend=None):\n"
+            fast = _FAST_PATH.format(
+                arrays=", ".join(arrays[-2:] if backward else arrays),
+                shape_check=(f" and type({arrays[0]}) is _ndarray and {arrays[0]}.dtype is d"
+                             f" and {arrays[0]}.shape == {arrays[-1]}.shape") if backward else "",
+                key=f"{op.name!r}, {'backward' if backward else 'forward'!r}", x=arrays[-1],
+            ) if op.kind == "elementwise" and not op.params else ""
+            source = (f"def {name}({signature}, *, out=None, backend=None):\n{fast}"
                       f"    return {runner}(_op, {backward}, {name!r}, ({named}), ({values}), out,"
                       f" backend)\n")
-            namespace = {"run": run, "run_elementwise": run_elementwise, "_op": op}
+            namespace = {"run": run, "run_elementwise": run_elementwise, "_op": op,
+                         "_ndarray": np.ndarray, "_F32": _FLOAT32, "_F64": _FLOAT64,
+                         "_new": _dispatch._new, "_get_backend": _dispatch.get_backend}
             exec(compile(source, f"<fastact.{name}>", "exec"), namespace)
             fn = namespace[name]
             fn.__module__ = "fastact"

@@ -134,6 +134,11 @@ def _resolve(name: str, op: Op) -> str:
     return name
 
 
+# (requested backend, op name, direction, dtype char) -> the kernel's compiled
+# allocate-and-run entry, for the public functions' shortest path (fastact._api).
+_new: dict = {}
+
+
 def kernel(backend: str | None, op: Op, direction: str, dtype: np.dtype):
     """The kernel to run ``op`` in ``direction`` for ``dtype`` under ``backend``."""
     requested = get_backend() if backend is None else _check_name(backend)
@@ -145,6 +150,8 @@ def kernel(backend: str | None, op: Op, direction: str, dtype: np.dtype):
         if found is None:  # not handled by that backend: the reference is the fallback
             found = _module("numpy").kernel(op, direction, dtype)
         _kernels[key] = found
+        if getattr(found, "new", None) is not None:
+            _new[key] = found.new
     return found
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastact
+from fastact import _dispatch
 from fastact.catalogue import OPS, OPS_BY_NAME
 
 BACKENDS = fastact.backends()
@@ -78,6 +79,30 @@ def test_backend_selection_and_context():
 def test_unknown_backend_is_a_value_error(call):
     with pytest.raises(ValueError, match="numpy, numba, cython, auto"):
         call()
+
+
+@pytest.mark.parametrize("backend", fastact.backends())
+def test_shortest_path_follows_the_backend_in_effect(backend, monkeypatch):
+    """The small-call path (parameterless elementwise ops) runs the kernel of the backend
+    asked for, and refuses an unknown name even after a warm call."""
+    x = np.linspace(-3, 3, 64, dtype=np.float32)
+    fastact.sigmoid(x)  # warm the default backend's entry
+    with fastact.use_backend(backend):
+        fastact.sigmoid(x)
+        kernel = _dispatch.kernel(None, OPS_BY_NAME["sigmoid"], "forward", x.dtype)
+    calls = []
+    if getattr(kernel, "new", None) is not None:
+        monkeypatch.setitem(_dispatch._new, (backend, "sigmoid", "forward", "f"),
+                            lambda *a: calls.append(a) or kernel.new(*a))
+    with fastact.use_backend(backend):
+        fastact.sigmoid(x)
+    fastact.sigmoid(x, backend=backend)
+    assert len(calls) == (2 if getattr(kernel, "new", None) is not None else 0)
+    with pytest.raises(ValueError, match="unknown backend"):
+        fastact.sigmoid(x, backend="")
+    swapped = x.astype(x.dtype.newbyteorder())  # same type number, other byte order
+    np.testing.assert_array_equal(fastact.sigmoid(swapped, backend=backend),
+                                  fastact.sigmoid(x, backend=backend))
 
 
 def test_unavailable_backend_says_why():

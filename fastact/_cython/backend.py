@@ -78,11 +78,9 @@ class _Loops:
     @staticmethod
     @functools.cache
     def elementwise_new(name, n_in, T):
-        fn = getattr(kernels(), f"{name}_{_suffix(T)}_new")
-
-        def new(*args):
-            return fn(*args, _threads.get_num_threads())
-        return new
+        module = kernels()
+        module.set_thread_source(_threads.get_num_threads)
+        return getattr(module, f"{name}_{_suffix(T)}_new")
 
     @staticmethod
     @functools.cache
