@@ -84,7 +84,7 @@ def _log_sum_exp_shifted(x, m):
     T = type(m)
     scratch = np.empty_like(x)
     for i in range(x.size):
-        e = vecmath.exp(x[i] - m)
+        e = vecmath.exp_neg(x[i] - m)  # x - m <= 0: the cheaper exp
         scratch[i] = e if x[i] < m else T(0)
     return vecmath.log1p(_sum(scratch) + T(_count(x, m) - 1))
 
@@ -111,10 +111,10 @@ def softmax(x, out):
     if m is None:
         return
     for i in range(x.size):
-        out[i] = vecmath.exp(x[i] - m)
-    total = _sum(out)
+        out[i] = vecmath.exp_neg(x[i] - m)  # x - m <= 0: the cheaper exp
+    inv = type(m)(1) / _sum(out)  # a multiply per entry instead of a division
     for i in range(x.size):
-        out[i] = out[i] / total
+        out[i] = out[i] * inv
 
 
 @row
