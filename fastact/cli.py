@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.metadata
 import os
 import platform
@@ -11,7 +12,7 @@ import sys
 import numpy as np
 
 import fastact
-from fastact import _cpu
+from fastact import _cpu, _dispatch
 from fastact.catalogue import OPS, REQUIRED
 
 def usable_cores() -> int:
@@ -38,11 +39,16 @@ def info() -> str:
     ]
     for name, reason in fastact.unavailable_backends().items():
         lines.append(f"  {name}: unavailable, {reason}")
+    for name in fastact.backends():
+        module = _dispatch._module(name)
+        if hasattr(module, "describe"):
+            lines.append(f"  {name}: {module.describe()}")
     lines += [
         f"backend in use: {fastact.get_backend()}",
         "dtypes: float32, float64 native; float16 computed in float32; "
         "bool and integers promoted to float64",
-        f"threads: {usable_cores()} usable cores",
+        f"threads: {fastact.get_num_threads()} (of {usable_cores()} usable cores; "
+        "inputs below 2^16 elements run serially)",
         f"cpu features: {' '.join(_cpu.features()) or 'unknown'}",
         f"ops ({len(OPS)}): {', '.join(op.name for op in OPS)}",
     ]
@@ -63,16 +69,31 @@ def ops_table() -> str:
     return "\n".join(rows)
 
 
+# Subcommands with their own module: each has add_arguments(parser) and run(args) -> int,
+# and imports nothing heavy at module level, so building the parser stays cheap.
+SUBCOMMANDS = {
+    "bench": ("fastact.benchmark", "measure the ops against NumPy, PyTorch and JAX (GB/s)"),
+    "accuracy": ("fastact.accuracy", "maximum error in ulps per op, dtype and backend"),
+}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="fastact", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("info", help="version, backends, dtypes, threads and CPU features")
     commands.add_parser("ops", help="the op table as Markdown")
+    modules = {}
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = modules[name] = importlib.import_module(module_name)
+        module.add_arguments(commands.add_parser(name, help=help_text, description=module.__doc__,
+                                                 formatter_class=argparse.RawDescriptionHelpFormatter))
     args = parser.parse_args(argv)
     if args.command == "info":
         print(info())
     elif args.command == "ops":
         print(ops_table())
+    else:
+        return modules[args.command].run(args)
     return 0
 
 

@@ -39,6 +39,12 @@ def variant() -> str:
     return "_kernels_baseline"
 
 
+def describe() -> str:
+    module = kernels()
+    return (f"variant {variant().removeprefix('_kernels_')}, "
+            f"OpenMP {'on' if module.OPENMP else 'off (built without it: serial)'}")
+
+
 def available():
     if importlib.util.find_spec(f"{_PACKAGE}.{variant()}") is None:
         return "its extensions are not built (`pip install .` compiles them)"

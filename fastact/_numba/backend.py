@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import threading
 
 import numpy as np
@@ -25,6 +26,24 @@ def available():
     if importlib.util.find_spec("numba") is None:
         return "numba is not installed"
     return None
+
+
+def cache_status() -> str:
+    """Where Numba's disk cache of fastact's kernels is and how many it holds, without
+    importing numba (its default: __pycache__ beside the sources, or NUMBA_CACHE_DIR)."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    directory = Path(root) / here.relative_to(here.anchor) if root else here / "__pycache__"
+    indexes = list(directory.glob("kernels.*.nbi")) if directory.is_dir() else []
+    state = f"warm ({len(indexes)} kernel indexes)" if indexes else "cold (first calls compile)"
+    return f"{directory}: {state}"
+
+
+def describe() -> str:
+    return ("threading layer: first of omp, tbb, workqueue that loads; "
+            f"cache {cache_status()}")
 
 
 def _import_numba():

@@ -1,0 +1,101 @@
+"""Smoke tests of the measuring tools: `fastact bench`, the bench/ suite and its report,
+`fastact accuracy`.  They check that the tools run and say what they measured, never
+how fast anything is (benchmarks are not tests)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fastact import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "run.json"
+    assert cli.main(["bench", "--ops", "relu,softmax", "--backward", "--sizes", "10",
+                     "--backends", "numpy", "--peers", "none", "--rounds", "1",
+                     "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| relu | float32 | 2^10 |" in table and "| softmax_backward | float32 | 2^10 |" in table
+    data = json.loads(out.read_text())
+    assert {r["op"] for r in data["rows"]} == {"relu", "relu_backward", "softmax",
+                                                "softmax_backward"}
+    assert all(r["gbs"]["numpy"] > 0 and r["memcpy_gbs"] > 0 for r in data["rows"])
+    assert data["machine"]["fastact"]
+
+
+def test_bench_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "run.png"
+    assert cli.main(["bench", "--ops", "gelu[tanh]", "--sizes", "8,10", "--backends", "numpy",
+                     "--peers", "none", "--rounds", "1", "--plot", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ops", "swoosh"], "unknown op 'swoosh'"),
+    (["--sizes", "40"], "--sizes are powers of two"),
+    (["--dtype", "int8"], "--dtype takes float32"),
+    (["--backends", "fortran"], "backend 'fortran' is not available"),
+    (["--peers", "tensorflow"], "unknown peer 'tensorflow'"),
+])
+def test_bench_refuses_bad_options(argv, message, capsys):
+    assert cli.main(["bench"] + argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bench_suite_collects_and_a_tiny_case_runs(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/bench_ops.py", "-q", "-p", "no:cacheprovider",
+         "--benchmark-disable", "--bench-sizes", "8", "--bench-dtypes", "float32",
+         "--bench-ops", "relu", "-k", "numpy or memcpy"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout
+
+
+def test_report_turns_benchmark_json_into_a_table(tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import report
+    finally:
+        sys.path.pop(0)
+    entry = lambda op, column, median: {  # noqa: E731
+        "extra_info": {"op": op, "column": column, "dtype": "float32", "size": 16,
+                       "bytes": 1_000_000}, "stats": {"median": median}}
+    data = {"benchmarks": [entry("relu", "cython", 1e-5), entry("relu", "torch", 2e-5),
+                           entry("memcpy", "memcpy", 5e-6)]}
+    table = report.table(data)
+    assert "| relu | float32 | 2^16 | 100.00 | 50.00 | 2.00× | 0.50 |" in table
+
+
+def test_accuracy_prints_a_table(capsys):
+    assert cli.main(["accuracy", "--ops", "relu,softmax", "--dtype", "float32"]) == 0
+    table = capsys.readouterr().out
+    assert "| relu | float32 | numpy | 0.00 |" in table and "| softmax | float32 |" in table
+
+
+def test_accuracy_exhaustive_on_a_range_and_resumes(tmp_path, capsys):
+    argv = ["accuracy", "--exhaustive", "--ops", "sigmoid", "--backends", "numpy",
+            "--range", "0x3f800000:0x3f880000", "--state", str(tmp_path)]
+    assert cli.main(argv) == 0
+    first = capsys.readouterr().out
+    assert "| sigmoid | numpy | 524288 |" in first
+    assert cli.main(argv) == 0  # resumed from the state file: nothing left to do
+    assert capsys.readouterr().out == first  # same summary, same recorded seconds
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ops", "swoosh"], "unknown ops"),
+    (["--range", "5:3"], "--range must satisfy"),
+    (["--exhaustive", "--ops", "softmax"], "elementwise ops only"),
+])
+def test_accuracy_refuses_bad_options(argv, message, capsys):
+    assert cli.main(["accuracy"] + argv) == 2
+    assert message in capsys.readouterr().err
