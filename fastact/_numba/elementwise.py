@@ -19,7 +19,8 @@ import math
 from fastact._numba import vecmath
 from fastact.catalogue import SELU_ALPHA, SELU_SCALE
 
-scalar = vecmath.scalar  # inlined at Numba-IR level
+scalar = vecmath.inlined  # the op scalars: inlined into the loops at Numba-IR level
+helper = vecmath.scalar  # their small helpers: plain calls LLVM inlines
 
 _SELU_SCALE_ALPHA = SELU_SCALE * SELU_ALPHA
 _SQRT_2_OVER_PI_X2 = 1.5957691216057307  # 2*sqrt(2/pi): 0.5(1 + tanh(u)) = sigmoid(2u)
@@ -28,7 +29,7 @@ _INV_SQRT_2 = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
 
 
-@scalar
+@helper
 def _sigmoids(x):
     """sigmoid(x) and sigmoid(-x), each without cancellation or overflow."""
     T = type(x)
@@ -37,7 +38,7 @@ def _sigmoids(x):
     return (r, e * r) if x >= T(0) else (e * r, r)
 
 
-@scalar
+@helper
 def _at_inf(x, value, at_neg_inf, at_pos_inf):
     """value, or the limits where x = ±inf (NaN stays in value)."""
     if abs(x) == math.inf:
@@ -204,7 +205,7 @@ def softplus_backward(g, x, beta, threshold):
     return g if z > threshold else g * s
 
 
-@scalar
+@helper
 def _mish_parts(x):
     """tanh(softplus(x)) and 1 - tanh(softplus(x))^2, branch-free.
 
