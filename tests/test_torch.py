@@ -317,8 +317,10 @@ def test_gelu_far_tail_is_accurate(approximate):
 # ---------------------------------------------------------------- conventions
 
 @needs_torch
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_kinks_follow_the_catalogue(dtype):
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_kinks_follow_the_catalogue(dtype_name):
+    dtype = getattr(torch, dtype_name)
+
     def grad(name, x, **kwargs):
         t = torch.tensor(x, dtype=dtype, requires_grad=True)
         getattr(FT, name)(t, **kwargs).sum().backward()
@@ -505,8 +507,9 @@ def test_expanded_grad_output():
 
 
 @needs_torch
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.int64])
-def test_other_dtypes_go_to_pytorch(dtype):
+@pytest.mark.parametrize("dtype_name", ["float16", "bfloat16", "int64"])
+def test_other_dtypes_go_to_pytorch(dtype_name):
+    dtype = getattr(torch, dtype_name)
     x = (torch.randn(SHAPE) * 4).to(dtype)
     floats = dtype.is_floating_point
     for op in OPS:
