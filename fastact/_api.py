@@ -233,6 +233,20 @@ def _docstring(op: Op, fname: str, backward: bool) -> str:
 # first try the shortest path: native float32/float64 ndarrays, no out, a kernel already
 # looked up for this backend and dtype (by an earlier call through run_elementwise), and
 # its compiled allocate-and-run entry (which returns None for layouts it does not take).
+# The same for the softmax family along the last axis: C-contiguous rows straight to the
+# backend's compiled row loop, which these ops' kernels register (fastact._layout).
+_ROWS_FAST_PATH = """\
+    if out is None and type({x}) is _ndarray and axis == -1 and {x}.ndim and {x}.size:
+        d = {x}.dtype
+        if (d is _F32 or d is _F64) and {x}.flags.c_contiguous{shape_check}:
+            loop = _row_loops.get((backend if backend is not None else _get_backend(), {key}, d.char))
+            if loop is not None:
+                r = _empty({x}.shape, d)
+                n = {x}.shape[-1]
+                loop({x}.size, {rows}, r.reshape(-1, n))
+                return r
+"""
+
 _FAST_PATH = """\
     if out is None and type({x}) is _ndarray:
         d = {x}.dtype
@@ -257,18 +271,24 @@ def make_functions(op: Op) -> dict:
             named = "".join(f"({a!r}, {a}), " for a in arrays)
             signature = ", ".join(arrays + ((params,) if params else ()))
             runner = "run_elementwise" if op.kind == "elementwise" else "run"
-            fast = _FAST_PATH.format(
-                arrays=", ".join(arrays[-2:] if backward else arrays),
-                shape_check=(f" and type({arrays[0]}) is _ndarray and {arrays[0]}.dtype is d"
-                             f" and {arrays[0]}.shape == {arrays[-1]}.shape") if backward else "",
-                key=f"{op.name!r}, {'backward' if backward else 'forward'!r}", x=arrays[-1],
-            ) if op.kind == "elementwise" and not op.params else ""
+            shape_check = (f" and type({arrays[0]}) is _ndarray and {arrays[0]}.dtype is d"
+                           f" and {arrays[0]}.shape == {arrays[-1]}.shape") if backward else ""
+            key = f"{op.name!r}, {'backward' if backward else 'forward'!r}"
+            fast = ""
+            if op.kind == "elementwise" and not op.params:
+                fast = _FAST_PATH.format(arrays=", ".join(arrays[-2:] if backward else arrays),
+                                         shape_check=shape_check, key=key, x=arrays[-1])
+            elif op.kind == "rows":
+                fast = _ROWS_FAST_PATH.format(
+                    rows=", ".join(f"{a}.reshape(-1, n)" for a in arrays),
+                    shape_check=shape_check + (f" and {arrays[0]}.flags.c_contiguous"
+                                               if backward else ""), key=key, x=arrays[-1])
             source = (f"def {name}({signature}, *, out=None, backend=None):\n{fast}"
                       f"    return {runner}(_op, {backward}, {name!r}, ({named}), ({values}), out,"
                       f" backend)\n")
             namespace = {"run": run, "run_elementwise": run_elementwise, "_op": op,
                          "_ndarray": np.ndarray, "_F32": _FLOAT32, "_F64": _FLOAT64,
-                         "_new": _dispatch._new, "_get_backend": _dispatch.get_backend}
+                         "_new": _dispatch._new, "_row_loops": _dispatch._row_loops, "_empty": np.empty, "_get_backend": _dispatch.get_backend}
             exec(compile(source, f"<fastact.{name}>", "exec"), namespace)
             fn = namespace[name]
             fn.__module__ = "fastact"

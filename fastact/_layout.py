@@ -153,6 +153,8 @@ def _rows(loops, op, forward, T):
         if result is not out:
             out[...] = result
 
+    if op.kind == "rows":  # the public functions' shortest path calls it directly
+        run.row_loop = loops.rows(name, n_in, T)
     return run
 
 

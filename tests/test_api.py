@@ -105,6 +105,24 @@ def test_shortest_path_follows_the_backend_in_effect(backend, monkeypatch):
                                   fastact.sigmoid(x, backend=backend))
 
 
+@pytest.mark.parametrize("backend", fastact.backends())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_shortest_path_gives_the_general_paths_result(backend, dtype):
+    """softmax and log_softmax (and backwards) of C-contiguous rows along the last axis take
+    the row loop straight from the public function; the general path must agree."""
+    x = np.random.default_rng(0).normal(size=(3, 5, 16)).astype(dtype)
+    g = np.ones_like(x)
+    for name in ("softmax", "log_softmax"):
+        f, b = getattr(fastact, name), getattr(fastact, name + "_backward")
+        for _ in range(2):  # the first call registers the loop, the second takes it
+            y = f(x, backend=backend)
+            np.testing.assert_array_equal(y, f(x, axis=2, backend=backend))  # general path
+            np.testing.assert_array_equal(b(g, y, backend=backend), b(g, y, axis=2, backend=backend))
+        assert y.dtype == dtype and y.shape == x.shape
+        assert (backend, name, "forward", np.dtype(dtype).char) in _dispatch._row_loops \
+            or backend == "numpy"
+
+
 def test_unavailable_backend_says_why():
     for name, reason in fastact.unavailable_backends().items():
         with pytest.raises(ValueError, match=f"backend '{name}' is not available"):
