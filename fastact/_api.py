@@ -57,6 +57,10 @@ def run_elementwise(op: Op, backward: bool, fname: str, named_arrays: tuple, raw
                 arrays = (x,)
             params = [v.check_param(fname, p, value, x)
                       for p, value in zip(op.params, raw_params)] if raw_params else ()
+            valid = _VALID.get(op.name)
+            if (valid is not None and len(valid) < 256
+                    and all(type(r) is float or type(r) is str for r in raw_params)):
+                valid.add(raw_params)  # checked: the shortest path may take these values
             k = _dispatch.kernel(backend, op, "backward" if backward else "forward", dtype)
             new = getattr(k, "new", None)  # compiled backends' allocate-and-run path
             result = new(*arrays, *params) if new is not None else None
@@ -235,6 +239,12 @@ def _docstring(op: Op, fname: str, backward: bool) -> str:
 # its compiled allocate-and-run entry (which returns None for layouts it does not take).
 # The same for the softmax family along the last axis: C-contiguous rows straight to the
 # backend's compiled row loop, which these ops' kernels register (fastact._layout).
+# per elementwise op with parameters: tuples of raw parameter values that passed the checks
+_VALID: dict = {op.name: set() for op in OPS
+                if op.kind == "elementwise" and op.params
+                and all(p.check in ("real", "nonzero", "positive", "not_nan", "choice")
+                        for p in op.params)}
+
 _ROWS_FAST_PATH = """\
     if out is None and type({x}) is _ndarray and axis == -1 and {x}.ndim and {x}.size:
         d = {x}.dtype
@@ -248,7 +258,7 @@ _ROWS_FAST_PATH = """\
 """
 
 _FAST_PATH = """\
-    if out is None and type({x}) is _ndarray:
+    if out is None and type({x}) is _ndarray{params_check}:
         d = {x}.dtype
         if (d is _F32 or d is _F64){shape_check}:
             new = _new.get((backend if backend is not None else _get_backend(), {key}, d.char))
@@ -275,9 +285,17 @@ def make_functions(op: Op) -> dict:
                            f" and {arrays[0]}.shape == {arrays[-1]}.shape") if backward else ""
             key = f"{op.name!r}, {'backward' if backward else 'forward'!r}"
             fast = ""
-            if op.kind == "elementwise" and not op.params:
-                fast = _FAST_PATH.format(arrays=", ".join(arrays[-2:] if backward else arrays),
-                                         shape_check=shape_check, key=key, x=arrays[-1])
+            if op.kind == "elementwise":
+                names = [p.name for p in op.params]
+                # parameters already validated (as these exact floats or strings) by an
+                # earlier call: their checks do not depend on x
+                params_check = "".join(f" and type({n}) is {'str' if p.check == 'choice' else 'float'}"
+                                       for n, p in zip(names, op.params))
+                if names:
+                    params_check += f" and ({', '.join(names)},) in _valid"
+                fast = _FAST_PATH.format(
+                    arrays=", ".join((arrays[-2:] if backward else arrays) + tuple(names)),
+                    shape_check=shape_check, key=key, x=arrays[-1], params_check=params_check)
             elif op.kind == "rows":
                 fast = _ROWS_FAST_PATH.format(
                     rows=", ".join(f"{a}.reshape(-1, n)" for a in arrays),
@@ -288,7 +306,7 @@ def make_functions(op: Op) -> dict:
                       f" backend)\n")
             namespace = {"run": run, "run_elementwise": run_elementwise, "_op": op,
                          "_ndarray": np.ndarray, "_F32": _FLOAT32, "_F64": _FLOAT64,
-                         "_new": _dispatch._new, "_row_loops": _dispatch._row_loops, "_empty": np.empty, "_get_backend": _dispatch.get_backend}
+                         "_new": _dispatch._new, "_valid": _VALID.get(op.name), "_row_loops": _dispatch._row_loops, "_empty": np.empty, "_get_backend": _dispatch.get_backend}
             exec(compile(source, f"<fastact.{name}>", "exec"), namespace)
             fn = namespace[name]
             fn.__module__ = "fastact"

@@ -106,6 +106,24 @@ def test_shortest_path_follows_the_backend_in_effect(backend, monkeypatch):
 
 
 @pytest.mark.parametrize("backend", fastact.backends())
+def test_shortest_path_with_parameters_checks_and_uses_them(backend):
+    """Parameter values checked once may skip their checks later; others still get them."""
+    x = np.linspace(-3, 3, 64, dtype=np.float32)
+    for alpha in (1.0, 2.0, 1.0, 2.0):  # warm, then take the short path with each value
+        np.testing.assert_array_equal(
+            fastact.celu(x, alpha, backend=backend),
+            fastact.celu(x.astype(np.float64), alpha, backend="numpy").astype(np.float32)
+            if backend == "numpy" else fastact.celu(x[::-1], alpha, backend=backend)[::-1])
+    with pytest.raises(TypeError, match="alpha must be a real number"):
+        fastact.celu(x, True, backend=backend)  # True == 1.0, but not a valid alpha
+    with pytest.raises(ValueError, match="finite nonzero"):
+        fastact.celu(x, 0.0, backend=backend)
+    with pytest.raises(ValueError, match="approximate must be one of"):
+        fastact.gelu(x, "Tanh", backend=backend)
+    assert fastact.gelu(x, "tanh", backend=backend)[0] != fastact.gelu(x, backend=backend)[0]
+
+
+@pytest.mark.parametrize("backend", fastact.backends())
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_row_shortest_path_gives_the_general_paths_result(backend, dtype):
     """softmax and log_softmax (and backwards) of C-contiguous rows along the last axis take
