@@ -259,7 +259,7 @@ static inline float fa_erfcf(float a) {
     p = p * y + 3.404879937665872e-1f;  r = r * y - 2.820767439740514e-1f;
     p = p * y - 2.741127028184656e-1f;  r = r * y + 5.641895067754075e-1f;
     p = p * y + 5.638259427386472e-1f;
-    float big = fa_expf(-z) * q * (x < 2.0f ? p : r);
+    float big = fa_exp_negf(-z) * q * (x < 2.0f ? p : r);
     big = a < 0.0f ? 2.0f - big : big;
     float e = x < 1.0f ? small : big;
     return a != a ? a : e;

@@ -311,7 +311,7 @@ def erfc_f32(a):
     r = r * y + np.float32(4.218463358204948e-1)
     r = r * y - np.float32(2.820767439740514e-1)
     r = r * y + np.float32(5.641895067754075e-1)
-    big = exp_f32(-z) * q * (p if x < np.float32(2.0) else r)
+    big = exp_neg_f32(-z) * q * (p if x < np.float32(2.0) else r)
     big = np.float32(2.0) - big if a < np.float32(0.0) else big
     e = small if x < np.float32(1.0) else big
     return a if a != a else e
