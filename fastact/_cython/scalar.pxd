@@ -151,7 +151,10 @@ cdef inline real elu_backward(real g, real x, real alpha) noexcept nogil:
 
 cdef inline real selu(real x) noexcept nogil:
     cdef real negative = <real>1.7580993408473768599402175208123 * _expm1(x)
-    return <real>1.0507009873554804934193349852946 * x if x > <real>0 else negative
+    # float: the product in double, rounded once; with the scale rounded to float it
+    # reached 1.12 ulp and overflowed to inf for x just below FLT_MAX / scale.
+    cdef real positive = <real>(<double>x * 1.0507009873554804934193349852946)
+    return positive if x > <real>0 else negative
 
 cdef inline real selu_backward(real g, real x) noexcept nogil:
     cdef real negative = <real>1.7580993408473768599402175208123 * _exp(x)
@@ -246,5 +249,5 @@ cdef inline real gelu(real x) noexcept nogil:
 
 cdef inline real gelu_backward(real g, real x) noexcept nogil:
     cdef real cdf = <real>0.5 * _erfc(-x * <real>0.70710678118654752440)
-    cdef real pdf = <real>0.39894228040143267794 * _exp(<real>-0.5 * (x * x))
+    cdef real pdf = <real>0.39894228040143267794 * _exp_neg(<real>-0.5 * (x * x))
     return g * _at_inf(x, cdf + x * pdf, <real>0, <real>1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 
 from fastact._numba import vecmath
 from fastact.catalogue import SELU_ALPHA, SELU_SCALE
@@ -130,7 +131,9 @@ def elu_backward(g, x, alpha):
 @scalar
 def selu(x):
     T = type(x)
-    return T(SELU_SCALE) * x if x > T(0) else T(_SELU_SCALE_ALPHA) * vecmath.expm1(x)
+    # the product in float64, rounded once (as in the Cython twin)
+    positive = T(np.float64(x) * np.float64(SELU_SCALE))
+    return positive if x > T(0) else T(_SELU_SCALE_ALPHA) * vecmath.expm1(x)
 
 
 @scalar
@@ -272,5 +275,5 @@ def gelu(x):
 def gelu_backward(g, x):
     T = type(x)
     cdf = T(0.5) * vecmath.erfc(-x * T(_INV_SQRT_2))
-    pdf = T(_INV_SQRT_2PI) * vecmath.exp(T(-0.5) * (x * x))
+    pdf = T(_INV_SQRT_2PI) * vecmath.exp_neg(T(-0.5) * (x * x))
     return g * _at_inf(x, cdf + x * pdf, T(0), T(1))
