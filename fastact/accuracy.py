@@ -60,14 +60,18 @@ def mixed_ulps(got, exact, slack, dtype):
 
 
 def perturbation_slack(fn, x64, dtype):
-    """ulp(x)*|F'(x)| for an elementwise F of x, as half the change of F over x +- ulp(x).
+    """ulp(x)*|F'(x)| for an elementwise F of x, from F's change over x +- h.
 
-    F is evaluated by the float64 reference; across a kink this is the jump,
-    which only loosens the bound within one ulp of the kink.
+    F is evaluated by the float64 reference, with h = ulp(x) for float32.  For float64
+    inputs h is 2^29 ulps (about a float32 ulp): the reference's own rounding, of the
+    order of a float64 ulp of F's largest term, would swamp a one-ulp difference where
+    F's terms cancel (GELU's derivative near its zero at x = -0.75).  Across a kink the
+    difference is the jump, which only loosens the bound within h of the kink.
     """
     u = _ulp(x64, dtype)
+    h = u * (2.0 ** 29 if np.dtype(dtype) == np.float64 else 1.0)
     with np.errstate(all="ignore"):
-        slack = 0.5 * np.abs(fn(x64 + u) - fn(x64 - u))
+        slack = 0.5 * np.abs(fn(x64 + h) - fn(x64 - h)) * (u / h)
     return np.nan_to_num(slack, nan=0.0, posinf=0.0)
 
 
