@@ -111,9 +111,27 @@ static inline ptrdiff_t fa_first_max_##S(const T *x, ptrdiff_t n) {             
     return k;                                                                           \
 }                                                                                       \
                                                                                          \
+/* the value of the first maximum (NaN counts as the maximum), branch-free */          \
+static inline T fa_group_max_##S(const T *x, ptrdiff_t n) {                             \
+    T m = x[0];                                                                         \
+    for (ptrdiff_t i = 1; i < n; i++) {                                                 \
+        T v = x[i];                                                                     \
+        m = (m == m && (v > m || v != v)) ? v : m;                                      \
+    }                                                                                   \
+    return m;                                                                           \
+}                                                                                       \
+                                                                                         \
+/* 2 and 4 pieces spelled out: with the group size a constant GCC vectorises across    \
+ * groups (interleaved loads); the general loop stays scalar */                         \
 static inline void fa_maxout_##S(const T *x, T *out, ptrdiff_t groups, ptrdiff_t pieces) { \
-    for (ptrdiff_t j = 0; j < groups; j++)                                              \
-        out[j] = x[j * pieces + fa_first_max_##S(x + j * pieces, pieces)];              \
+    if (pieces == 2) {                                                                  \
+        for (ptrdiff_t j = 0; j < groups; j++) out[j] = fa_group_max_##S(x + 2 * j, 2); \
+    } else if (pieces == 4) {                                                           \
+        for (ptrdiff_t j = 0; j < groups; j++) out[j] = fa_group_max_##S(x + 4 * j, 4); \
+    } else {                                                                            \
+        for (ptrdiff_t j = 0; j < groups; j++)                                          \
+            out[j] = fa_group_max_##S(x + j * pieces, pieces);                          \
+    }                                                                                   \
 }                                                                                       \
                                                                                          \
 static inline void fa_maxout_backward_##S(const T *g, const T *x, T *out,               \

@@ -179,10 +179,26 @@ def _first_max(x):
 
 
 @row
+def _keep_first_max(m, v):
+    """The running first maximum after seeing v (NaN counts as the maximum), branch-free."""
+    return v if (m == m) & ((v > m) | (v != v)) else m
+
+
+@row
 def maxout(x, out, pieces):
-    for j in range(out.size):
-        m, _ = _first_max(x[j * pieces:(j + 1) * pieces])
-        out[j] = m
+    # 2 and 4 pieces spelled out, so LLVM vectorises across groups; others stay scalar
+    if pieces == 2:
+        for j in range(out.size):
+            out[j] = _keep_first_max(x[2 * j], x[2 * j + 1])
+    elif pieces == 4:
+        for j in range(out.size):
+            m = _keep_first_max(x[4 * j], x[4 * j + 1])
+            m = _keep_first_max(m, x[4 * j + 2])
+            out[j] = _keep_first_max(m, x[4 * j + 3])
+    else:
+        for j in range(out.size):
+            m, _ = _first_max(x[j * pieces:(j + 1) * pieces])
+            out[j] = m
 
 
 @row
