@@ -233,10 +233,12 @@ def _docstring(op: Op, fname: str, backward: bool) -> str:
     return "\n".join(lines)
 
 
-# Calls on small arrays are dominated by Python overhead, so parameterless elementwise ops
-# first try the shortest path: native float32/float64 ndarrays, no out, a kernel already
-# looked up for this backend and dtype (by an earlier call through run_elementwise), and
-# its compiled allocate-and-run entry (which returns None for layouts it does not take).
+# Calls on small arrays are dominated by Python overhead, so elementwise ops first try
+# the shortest path: native float32/float64 ndarrays, parameters that passed their checks
+# before, a kernel already looked up for this backend and dtype (by an earlier call
+# through run_elementwise), and its compiled allocate-and-run entry, or with out= its
+# compiled fill-out entry (both return None for layouts they do not take, and the
+# fill-out one also when out overlaps an input other than itself).
 # The same for the softmax family along the last axis: C-contiguous rows straight to the
 # backend's compiled row loop, which these ops' kernels register (fastact._layout).
 # per elementwise op with parameters: tuples of raw parameter values that passed the checks
@@ -258,14 +260,20 @@ _ROWS_FAST_PATH = """\
 """
 
 _FAST_PATH = """\
-    if out is None and type({x}) is _ndarray{params_check}:
+    if type({x}) is _ndarray{params_check}:
         d = {x}.dtype
         if (d is _F32 or d is _F64){shape_check}:
-            new = _new.get((backend if backend is not None else _get_backend(), {key}, d.char))
-            if new is not None:
-                r = new({arrays})
-                if r is not None:
-                    return r if r.ndim else r[()]
+            k = (backend if backend is not None else _get_backend(), {key}, d.char)
+            if out is None:
+                new = _new.get(k)
+                if new is not None:
+                    r = new({arrays})
+                    if r is not None:
+                        return r if r.ndim else r[()]
+            elif type(out) is _ndarray and out.dtype is d:
+                into = _into.get(k)
+                if into is not None and into({arrays_out}) is not None:
+                    return out
 """
 
 
@@ -293,8 +301,10 @@ def make_functions(op: Op) -> dict:
                                        for n, p in zip(names, op.params))
                 if names:
                     params_check += f" and ({', '.join(names)},) in _valid"
+                taken = arrays[-2:] if backward else arrays
                 fast = _FAST_PATH.format(
-                    arrays=", ".join((arrays[-2:] if backward else arrays) + tuple(names)),
+                    arrays=", ".join(taken + tuple(names)),
+                    arrays_out=", ".join(taken + ("out",) + tuple(names)),
                     shape_check=shape_check, key=key, x=arrays[-1], params_check=params_check)
             elif op.kind == "rows":
                 fast = _ROWS_FAST_PATH.format(
@@ -306,7 +316,7 @@ def make_functions(op: Op) -> dict:
                       f" backend)\n")
             namespace = {"run": run, "run_elementwise": run_elementwise, "_op": op,
                          "_ndarray": np.ndarray, "_F32": _FLOAT32, "_F64": _FLOAT64,
-                         "_new": _dispatch._new, "_valid": _VALID.get(op.name), "_row_loops": _dispatch._row_loops, "_empty": np.empty, "_get_backend": _dispatch.get_backend}
+                         "_new": _dispatch._new, "_into": _dispatch._into, "_valid": _VALID.get(op.name), "_row_loops": _dispatch._row_loops, "_empty": np.empty, "_get_backend": _dispatch.get_backend}
             exec(compile(source, f"<fastact.{name}>", "exec"), namespace)
             fn = namespace[name]
             fn.__module__ = "fastact"

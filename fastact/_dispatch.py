@@ -137,6 +137,8 @@ def _resolve(name: str, op: Op) -> str:
 # (requested backend, op name, direction, dtype char) -> the kernel's compiled
 # allocate-and-run entry, for the public functions' shortest path (fastact._api).
 _new: dict = {}
+# the same key -> its compiled fill-out entry, for calls with out= (fastact._api)
+_into: dict = {}
 # the same key -> the compiled row loop of the softmax family's kernels (_layout._rows)
 _row_loops: dict = {}
 
@@ -154,6 +156,8 @@ def kernel(backend: str | None, op: Op, direction: str, dtype: np.dtype):
         _kernels[key] = found
         if getattr(found, "new", None) is not None:
             _new[key] = found.new
+        if getattr(found, "into", None) is not None:
+            _into[key] = found.into
         if getattr(found, "row_loop", None) is not None:
             _row_loops[key] = found.row_loop
     return found

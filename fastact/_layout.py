@@ -13,6 +13,9 @@ supplies its loops.  A backend's ``loops`` object has:
 ``prelu(forward, T)``           -> run(x, [g,] weight, out[, grad_weight]) on 3-D arrays
 ``elementwise_new(name, n_in, T)`` (optional) -> new(*arrays, *scalars): a new result
                                   array, or None if the arrays are not C-contiguous T
+``elementwise_into(name, n_in, T)`` (optional) -> into(*arrays, out, *scalars): out
+                                  holding the result, or None if the arrays are not
+                                  C-contiguous T or out overlaps an input other than itself
 
 where ``name`` is the scalar or row function's name, ``T`` the NumPy scalar type,
 and ``n`` the element count the backend uses to choose serial or parallel.
@@ -64,9 +67,11 @@ def _elementwise(loops, op, forward, T):
         name += suffix
         scalars = tuple(T(p) for i, p in enumerate(params) if i not in choices)
         new = loops.elementwise_new(name, n_in, T) if hasattr(loops, "elementwise_new") else None
-        return loops.elementwise(name, n_in, T), new, scalars
+        into = (loops.elementwise_into(name, n_in, T) if hasattr(loops, "elementwise_into")
+                else None)
+        return loops.elementwise(name, n_in, T), new, into, scalars
 
-    memo = {}  # params -> (loop, new, scalars): programs use a handful of parameter sets
+    memo = {}  # params -> (loop, new, into, scalars): programs use a handful of parameter sets
 
     def loop_and_scalars(params):
         found = memo.get(params)
@@ -76,36 +81,46 @@ def _elementwise(loops, op, forward, T):
                 memo[params] = found
         return found
 
-    # A new result array straight from the compiled code, or None if the input is not
-    # what that short path takes (C-contiguous arrays of T with equal shapes).
+    # A new result array (new) or out filled (into) straight from the compiled code, or
+    # None if the arrays are not what those short paths take (C-contiguous arrays of T
+    # with equal shapes; for into, out not overlapping an input other than itself).
     if n_in == 1:
         def new(x, *params):
-            _, make_new, scalars = memo.get(params) or loop_and_scalars(params)
+            _, make_new, _, scalars = memo.get(params) or loop_and_scalars(params)
             return make_new(x, *scalars) if make_new is not None else None
+
+        def into(x, out, *params):
+            _, _, fill, scalars = memo.get(params) or loop_and_scalars(params)
+            return fill(x, out, *scalars) if fill is not None else None
     else:
         def new(g, x, *params):
-            _, make_new, scalars = memo.get(params) or loop_and_scalars(params)
+            _, make_new, _, scalars = memo.get(params) or loop_and_scalars(params)
             return make_new(g, x, *scalars) if make_new is not None else None
+
+        def into(g, x, out, *params):
+            _, _, fill, scalars = memo.get(params) or loop_and_scalars(params)
+            return fill(g, x, out, *scalars) if fill is not None else None
 
     # Direct path, the common case: 1-D C-contiguous arrays (checked per call).
     if n_in == 1:
         def run(x, out, *params):
-            loop, _, scalars = loop_and_scalars(params)
+            loop, _, _, scalars = loop_and_scalars(params)
             if x.ndim == 1 and x.flags.c_contiguous and out.flags.c_contiguous:
                 loop(out.size, x, out, *scalars)
             else:
                 _run_flat(loop, (x,), out, scalars)
     else:
         def run(g, x, out, *params):
-            loop, _, scalars = loop_and_scalars(params)
+            loop, _, _, scalars = loop_and_scalars(params)
             if (x.ndim == 1 and x.flags.c_contiguous and g.flags.c_contiguous
                     and out.flags.c_contiguous):
                 loop(out.size, g, x, out, *scalars)
             else:
                 _run_flat(loop, (g, x), out, scalars)
-    if not op.params:  # nothing to resolve per call: the compiled short path itself
-        new = resolve(())[1]  # None where the backend has no such entry
+    if not op.params:  # nothing to resolve per call: the compiled short paths themselves
+        _, new, into, _ = resolve(())  # None where the backend has no such entry
     run.new = new
+    run.into = into
     return run
 
 

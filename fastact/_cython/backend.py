@@ -90,6 +90,13 @@ class _Loops:
 
     @staticmethod
     @functools.cache
+    def elementwise_into(name, n_in, T):
+        module = kernels()
+        module.set_thread_source(_threads.get_num_threads)
+        return getattr(module, f"{name}_{_suffix(T)}_into")
+
+    @staticmethod
+    @functools.cache
     def rows(name, n_in, T):
         return _threaded(getattr(kernels(), f"{name}_{_suffix(T)}"))
 
