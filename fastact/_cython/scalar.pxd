@@ -10,7 +10,6 @@
 # Conventions: forward f(x, params...), backward b(g, x_or_y, params...).
 
 from libc.math cimport INFINITY, NAN, fabs, fabsf
-from libc.math cimport erfc as c_erfc
 
 cdef extern from "vecmath.h" nogil:
     float fa_expf(float x) noexcept
@@ -23,13 +22,14 @@ cdef extern from "vecmath.h" nogil:
     double fa_log1p(double x) noexcept
     float fa_tanhf(float x) noexcept
     float fa_erfcf(float x) noexcept
+    double fa_erfc(double x) noexcept
     double fa_tanh(double x) noexcept
 
 ctypedef fused real:
     float
     double
 
-# The elementary functions: the vectorisable ones of vecmath.h (double erfc is libm's).
+# The elementary functions: the vectorisable ones of vecmath.h.
 cdef inline real _exp(real x) noexcept nogil:
     if real is float:
         return fa_expf(x)
@@ -65,7 +65,7 @@ cdef inline real _erfc(real x) noexcept nogil:
     if real is float:
         return fa_erfcf(x)
     else:
-        return c_erfc(x)
+        return fa_erfc(x)
 
 cdef inline real _abs(real x) noexcept nogil:
     if real is float:
