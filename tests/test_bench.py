@@ -75,6 +75,19 @@ def test_report_turns_benchmark_json_into_a_table(tmp_path):
     assert "| relu | float32 | 2^16 | 100.00 | 50.00 | 2.00× | 0.50 |" in table
 
 
+def test_report_summarises_fastact_bench_json():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import report
+    finally:
+        sys.path.pop(0)
+    row = lambda size, ours, theirs: {  # noqa: E731
+        "op": "gelu", "dtype": "float32", "size": size, "bytes": 8, "memcpy_gbs": 40.0,
+        "gbs": {"cython": ours, "numba": ours / 2, "cython out=": 20.0, "torch": theirs}}
+    table = report.summary({"rows": [row(10, 3.0, 1.0), row(16, 10.0, 5.0), row(22, 6.0, 4.0)]})
+    assert "| gelu | 10.0 | 5.0 | 5.0 | 3.00× | 2.00× | 1.50× | 0.50 |" in table
+
+
 def test_accuracy_prints_a_table(capsys):
     assert cli.main(["accuracy", "--ops", "relu,softmax", "--dtype", "float32"]) == 0
     table = capsys.readouterr().out
