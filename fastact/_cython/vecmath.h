@@ -235,8 +235,11 @@ static inline double fa_tanh(double x) {
 
 /* ---- erfc (float) -------------------------------------------------------------- */
 
-/* Cephes erfcf (S. Moshier): 1 - x T(x^2) for |x| < 1, else exp(-x^2)/x P(1/x^2)
- * (P on [1, 2), R beyond).  Computed for both branches, then selected. */
+/* Cephes erfcf (S. Moshier): 1 - a T(a^2) for |a| < 1, else exp(-a^2)/|a| P(1/a^2)
+ * (P below 2, R beyond).  1 - a T is evaluated as fdlibm's s_erf.c does, with
+ * u = T - 1: 1 - (a + a u) below 1/4, 0.5 - (a u + (a - 0.5)) above (a - 0.5 exact),
+ * so it does not cancel as a nears 1 (the plain form reached 4.15 ulp in GELU near
+ * x = -1.41).  Both branches computed, then selected. */
 static inline float fa_erfcf(float a) {
     float x = a < 0.0f ? -a : a;
     float z = a * a;
@@ -246,8 +249,8 @@ static inline float fa_erfcf(float a) {
     t = t * z - 2.685381193529856e-2f;
     t = t * z + 1.128358514861418e-1f;
     t = t * z - 3.761262582423300e-1f;
-    t = t * z + 1.128379165726710e0f;
-    float small = 1.0f - a * t;
+    float u = t * z + 1.28379165726710e-1f;                      /* T - 1 */
+    float small = a < 0.25f ? 1.0f - (a + a * u) : 0.5f - (a * u + (a - 0.5f));
     float q = 1.0f / (x < 1.0f ? 1.0f : x);
     float y = q * q;
     float p = 2.326819970068386e-2f, r = -1.047766399936249e1f;

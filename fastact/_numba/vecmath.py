@@ -280,39 +280,43 @@ def tanh_f64(x):
 
 @inlined
 def erfc_f32(a):
-    """Cephes erfcf (S. Moshier): 1 - a T(a^2) for |a| < 1, else exp(-a^2)/|a| P(1/a^2)."""
+    """Cephes erfcf (S. Moshier): 1 - a T(a^2) for |a| < 1, else exp(-a^2)/|a| P(1/a^2);
+    1 - a T in fdlibm's form with u = T - 1, which does not cancel (the Cython twin
+    explains)."""
+    F = np.float32
     x = abs(a)
     z = a * a
-    t = np.float32(7.853861353153693e-5)
-    t = t * z - np.float32(8.010193625184903e-4)
-    t = t * z + np.float32(5.188327685732524e-3)
-    t = t * z - np.float32(2.685381193529856e-2)
-    t = t * z + np.float32(1.128358514861418e-1)
-    t = t * z - np.float32(3.761262582423300e-1)
-    t = t * z + np.float32(1.128379165726710e0)
-    small = np.float32(1.0) - a * t
-    q = np.float32(1.0) / max(x, np.float32(1.0))
+    t = F(7.853861353153693e-5)
+    t = t * z - F(8.010193625184903e-4)
+    t = t * z + F(5.188327685732524e-3)
+    t = t * z - F(2.685381193529856e-2)
+    t = t * z + F(1.128358514861418e-1)
+    t = t * z - F(3.761262582423300e-1)
+    u = t * z + F(1.28379165726710e-1)  # T - 1
+    small = (F(1.0) - (a + a * u) if a < F(0.25)
+             else F(0.5) - (a * u + (a - F(0.5))))
+    q = F(1.0) / max(x, F(1.0))
     y = q * q
-    p = np.float32(2.326819970068386e-2)
-    p = p * y - np.float32(1.387039388740657e-1)
-    p = p * y + np.float32(3.687424674597105e-1)
-    p = p * y - np.float32(5.824733027278666e-1)
-    p = p * y + np.float32(6.210004621745983e-1)
-    p = p * y - np.float32(4.944515323274145e-1)
-    p = p * y + np.float32(3.404879937665872e-1)
-    p = p * y - np.float32(2.741127028184656e-1)
-    p = p * y + np.float32(5.638259427386472e-1)
-    r = np.float32(-1.047766399936249e1)
-    r = r * y + np.float32(1.297719955372516e1)
-    r = r * y - np.float32(7.495518717768503e0)
-    r = r * y + np.float32(2.921019019210786e0)
-    r = r * y - np.float32(1.015265279202700e0)
-    r = r * y + np.float32(4.218463358204948e-1)
-    r = r * y - np.float32(2.820767439740514e-1)
-    r = r * y + np.float32(5.641895067754075e-1)
-    big = exp_neg_f32(-z) * q * (p if x < np.float32(2.0) else r)
-    big = np.float32(2.0) - big if a < np.float32(0.0) else big
-    e = small if x < np.float32(1.0) else big
+    p = F(2.326819970068386e-2)
+    p = p * y - F(1.387039388740657e-1)
+    p = p * y + F(3.687424674597105e-1)
+    p = p * y - F(5.824733027278666e-1)
+    p = p * y + F(6.210004621745983e-1)
+    p = p * y - F(4.944515323274145e-1)
+    p = p * y + F(3.404879937665872e-1)
+    p = p * y - F(2.741127028184656e-1)
+    p = p * y + F(5.638259427386472e-1)
+    r = F(-1.047766399936249e1)
+    r = r * y + F(1.297719955372516e1)
+    r = r * y - F(7.495518717768503e0)
+    r = r * y + F(2.921019019210786e0)
+    r = r * y - F(1.015265279202700e0)
+    r = r * y + F(4.218463358204948e-1)
+    r = r * y - F(2.820767439740514e-1)
+    r = r * y + F(5.641895067754075e-1)
+    big = exp_neg_f32(-z) * q * (p if x < F(2.0) else r)
+    big = F(2.0) - big if a < F(0.0) else big
+    e = small if x < F(1.0) else big
     return a if a != a else e
 
 
