@@ -26,17 +26,39 @@ def test_the_best_variant_the_cpu_supports_is_used():
     assert backend.variant() == best
 
 
-def test_baseline_variant_passes_the_backend_suite():
-    """The whole differential and non-finite suite on the baseline build (FASTACT_CPU_BASELINE=1)."""
-    env = {**os.environ, "FASTACT_CPU_BASELINE": "1"}
-    code = ("from fastact._cython import backend; assert backend.variant() == '_kernels_baseline';"
+def _supported_variants():
+    from fastact import _cpu
+    from fastact._cython import backend
+
+    cpu = set(_cpu.features())
+    return [name.removeprefix("_kernels_") for name, needs in backend._VARIANTS.items()
+            if needs <= cpu]
+
+
+@pytest.mark.parametrize("variant", _supported_variants())
+def test_each_variant_passes_the_backend_suite(variant):
+    """The differential, non-finite, gradient and float32-sweep tests on each build the CPU
+    can run (FASTACT_CPU_VARIANT), not only the one chosen by default."""
+    env = {**os.environ, "FASTACT_CPU_VARIANT": variant}
+    code = (f"from fastact._cython import backend; assert backend.variant() == '_kernels_{variant}';"
             "import pytest, sys; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-k', "
-            "'cython', sys.argv[1], sys.argv[2], sys.argv[3]]))")
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(TESTS / "test_backends.py"),
-         str(TESTS / "test_nonfinite.py"), str(TESTS / "test_gradients.py")],
-        capture_output=True, text=True, env=env, timeout=600, cwd=TESTS.parent)
+            "'cython', *sys.argv[1:]]))")
+    files = ["test_backends.py", "test_nonfinite.py", "test_gradients.py", "test_float32_sweep.py"]
+    result = subprocess.run([sys.executable, "-c", code, *(str(TESTS / f) for f in files)],
+                            capture_output=True, text=True, env=env, timeout=900,
+                            cwd=TESTS.parent)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("sse9", "expected one of avx512, avx2, baseline"),
+    ("avx1024", "expected one of"),
+])
+def test_an_unknown_variant_makes_the_backend_unavailable_with_the_reason(value, message):
+    code = "import fastact; print(fastact.unavailable_backends().get('cython'))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "FASTACT_CPU_VARIANT": value}, timeout=120)
+    assert message in result.stdout, result.stdout + result.stderr
 
 
 def test_threadpoolctl_sees_and_limits_the_openmp_threads():

@@ -2,7 +2,7 @@
 
 The same kernels are built for several instruction-set levels on x86-64
 (baseline, AVX2+FMA, AVX-512); the best one the CPU supports is used, unless
-FASTACT_CPU_BASELINE=1 forces the baseline.
+FASTACT_CPU_VARIANT (baseline, avx2 or avx512) names one (the tests run each).
 """
 
 from __future__ import annotations
@@ -29,10 +29,19 @@ _VARIANTS = {
 
 @functools.cache
 def variant() -> str:
-    """The compiled variant this process uses (the best one the CPU supports)."""
-    if os.environ.get("FASTACT_CPU_BASELINE", "").strip() not in ("", "0"):
-        return "_kernels_baseline"
+    """The compiled variant this process uses: FASTACT_CPU_VARIANT's, else the best one
+    the CPU supports.  ValueError for a variant unknown or not supported by the CPU."""
     cpu = set(_cpu.features())
+    requested = os.environ.get("FASTACT_CPU_VARIANT", "").strip()
+    if requested:
+        name = f"_kernels_{requested}"
+        if name not in _VARIANTS:
+            raise ValueError(f"FASTACT_CPU_VARIANT={requested!r}: expected one of "
+                             + ", ".join(v.removeprefix("_kernels_") for v in _VARIANTS))
+        if not _VARIANTS[name] <= cpu:
+            raise ValueError(f"FASTACT_CPU_VARIANT={requested!r}: this CPU lacks "
+                             + ", ".join(sorted(_VARIANTS[name] - cpu)))
+        return name
     for name, needs in _VARIANTS.items():
         if needs <= cpu and importlib.util.find_spec(f"{_PACKAGE}.{name}") is not None:
             return name
@@ -46,7 +55,11 @@ def describe() -> str:
 
 
 def available():
-    if importlib.util.find_spec(f"{_PACKAGE}.{variant()}") is None:
+    try:
+        name = variant()
+    except ValueError as error:
+        return str(error)
+    if importlib.util.find_spec(f"{_PACKAGE}.{name}") is None:
         return "its extensions are not built (`pip install .` compiles them)"
     return None
 
