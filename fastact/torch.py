@@ -546,13 +546,7 @@ def replace_activations(model: torch.nn.Module) -> dict[str, str]:
     Returns ``{qualified module name: torch class name}`` of what was swapped (``''``
     is ``model`` itself).
     """
-    swapped = {}
-    for name, module in model.named_modules():
-        new = _SWAP.get(type(module))
-        if new is not None:
-            module.__class__ = new
-            swapped[name] = new.__name__
-    return swapped
+    return _reclass(model, _SWAP)
 
 
 def restore_activations(model: torch.nn.Module) -> dict[str, str]:
@@ -560,13 +554,18 @@ def restore_activations(model: torch.nn.Module) -> dict[str, str]:
 
     Returns ``{qualified module name: class name}`` of what was restored.
     """
-    restored = {}
+    return _reclass(model, _UNSWAP)
+
+
+def _reclass(model, classes):
+    """Give each module whose exact class is a key of ``classes`` the mapped class."""
+    changed = {}
     for name, module in model.named_modules():
-        old = _UNSWAP.get(type(module))
-        if old is not None:
-            module.__class__ = old
-            restored[name] = old.__name__
-    return restored
+        target = classes.get(type(module))
+        if target is not None:
+            module.__class__ = target
+            changed[name] = target.__name__
+    return changed
 
 
 del _op, _name, _spec

@@ -86,6 +86,14 @@ def _threaded(fn):
     return run
 
 
+@functools.cache
+def _short_path(entry):
+    """A compiled ``*_new`` / ``*_into`` entry; they ask this thread source for large inputs."""
+    module = kernels()
+    module.set_thread_source(_threads.get_num_threads)
+    return getattr(module, entry)
+
+
 class _Loops:
     """The compiled loops by name (see fastact._layout for what each takes)."""
 
@@ -95,18 +103,12 @@ class _Loops:
         return _threaded(getattr(kernels(), f"{name}_{_suffix(T)}"))
 
     @staticmethod
-    @functools.cache
     def elementwise_new(name, n_in, T):
-        module = kernels()
-        module.set_thread_source(_threads.get_num_threads)
-        return getattr(module, f"{name}_{_suffix(T)}_new")
+        return _short_path(f"{name}_{_suffix(T)}_new")
 
     @staticmethod
-    @functools.cache
     def elementwise_into(name, n_in, T):
-        module = kernels()
-        module.set_thread_source(_threads.get_num_threads)
-        return getattr(module, f"{name}_{_suffix(T)}_into")
+        return _short_path(f"{name}_{_suffix(T)}_into")
 
     @staticmethod
     @functools.cache
