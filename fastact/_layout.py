@@ -10,7 +10,7 @@ supplies its loops.  A backend's ``loops`` object has:
 ``elementwise(name, n_in, T)``  -> run(n, *arrays, out, *scalars) on 1-D arrays
 ``rows(name, n_in, T)``         -> run(n, *arrays, out, *params) on 2-D arrays
 ``reduce(name, T)``             -> run(n, x, out) with x 2-D and out 1-D
-``prelu(forward, T)``           -> run(x, [g,] weight, out[, grad_weight]) on 3-D arrays
+``prelu(forward, T)``           -> run(n, x, [g,] weight, out[, grad_weight]) on 3-D arrays
 ``elementwise_new(name, n_in, T)`` (optional) -> new(*arrays, *scalars): a new result
                                   array, or None if the arrays are not C-contiguous T
 ``elementwise_into(name, n_in, T)`` (optional) -> into(*arrays, out, *scalars): out
@@ -142,7 +142,7 @@ def _prelu(loops, op, forward, T):
         result = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
         grad_weight = None if forward else np.empty(weight.size, out.dtype)
         extra = () if forward else (grad_weight,)
-        loops.prelu(forward, T)(*inputs, weight, result.reshape(shape3), *extra)
+        loops.prelu(forward, T)(out.size, *inputs, weight, result.reshape(shape3), *extra)
         if result is not out:
             out[...] = result
         return grad_weight

@@ -226,6 +226,12 @@ def _jax_functions(case: Case):
         return None
     if not case.backward:
         return jax.jit(f)
+    if name == "prelu":  # the same work as fastact's and PyTorch's: grad_input and grad_weight
+        weight = jnp.asarray([0.25])
+
+        def prelu(x, w):
+            return jnp.where(x > 0, x, w.astype(x.dtype) * x)
+        return jax.jit(lambda g, x: jax.vjp(prelu, x, weight)[1](g))
     # JAX differentiates from x: the backward of y-taking ops gets x recomputed by vjp
     return jax.jit(lambda g, x: jax.vjp(f, x)[1](g)[0])
 
@@ -264,7 +270,7 @@ def peer_callable(peer: str, case: Case, arrays):
             args = [jax.device_put(arrays[0]), jax.device_put(x)]
         else:
             args = [jax.device_put(a) for a in arrays]
-        return lambda: f(*args).block_until_ready()
+        return lambda: jax.block_until_ready(f(*args))
     raise ValueError(f"unknown peer {peer!r}")
 
 

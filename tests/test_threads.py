@@ -82,3 +82,30 @@ def test_forked_child_after_parallel_work_in_the_parent(backend):
         pytest.fail(f"{backend}: the forked child hung")
     ok, threads = queue.get(timeout=5)
     assert ok and threads == 1 and child.exitcode == 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shape, axis", [((LARGE,), None), ((3, 5, 20000), 1), ((2, LARGE // 4, 3), 1)],
+                         ids=["one-long-channel", "channels-longer-than-a-chunk", "many-short-channels"])
+def test_prelu_in_parallel_matches_the_reference_and_does_not_depend_on_threads(backend, shape, axis):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=shape).astype(np.float32)
+    g = rng.normal(size=shape).astype(np.float32)
+    channels = 1 if axis is None else shape[axis]
+    weight = rng.uniform(-0.5, 0.5, size=channels).astype(np.float32)
+    kwargs = {} if axis is None else {"axis": axis}
+    results = {}
+    for threads in (1, 2):
+        with fastact.num_threads(threads):
+            y = fastact.prelu(x, weight, **kwargs, backend=backend)
+            results[threads] = fastact.prelu_backward(g, x, weight, **kwargs, backend=backend)
+        np.testing.assert_array_equal(y, reference.prelu(x, weight, 0 if axis is None else axis))
+    grad_input, grad_weight = results[1]
+    want_input, want_weight = reference.prelu_backward(g, x, weight, 0 if axis is None else axis)
+    np.testing.assert_array_equal(grad_input, want_input)
+    # float32 products summed in chunks (vectorised), the chunks' sums in float64
+    others = tuple(i for i in range(x.ndim) if i != axis)
+    scale = np.sum(np.abs(np.where(x > 0, 0, x.astype(np.float64) * g)), axis=others)
+    assert np.all(np.abs(grad_weight - want_weight) <= 1e-6 * scale)
+    np.testing.assert_array_equal(results[2][0], grad_input)
+    np.testing.assert_array_equal(results[2][1], grad_weight)

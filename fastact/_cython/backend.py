@@ -123,4 +123,4 @@ class _Loops:
     @staticmethod
     @functools.cache
     def prelu(forward, T):
-        return getattr(kernels(), f"prelu{'' if forward else '_backward'}_{_suffix(T)}")
+        return _threaded(getattr(kernels(), f"prelu{'' if forward else '_backward'}_{_suffix(T)}"))

@@ -116,10 +116,11 @@ class _Loops:
         return _launcher(*kernels.reduce_rows(getattr(rows, name)))
 
     @staticmethod
+    @functools.cache
     def prelu(forward, T):
         from fastact._numba import prelu
 
-        return prelu.forward if forward else prelu.backward
+        return _launcher(*prelu.loops(forward))
 
 
 def warmup(ops, dtypes):
