@@ -239,8 +239,9 @@ def _docstring(op: Op, fname: str, backward: bool) -> str:
 # through run_elementwise), and its compiled allocate-and-run entry, or with out= its
 # compiled fill-out entry (both return None for layouts they do not take, and the
 # fill-out one also when out overlaps an input other than itself).
-# The same for the softmax family along the last axis: C-contiguous rows straight to the
-# backend's compiled row loop, which these ops' kernels register (fastact._layout).
+# The same for the softmax family along the last axis: the compiled allocate-and-run
+# entry, or where the backend has none, C-contiguous rows straight to its compiled row
+# loop, which these ops' kernels register (fastact._layout).
 # per elementwise op with parameters: tuples of raw parameter values that passed the checks
 _VALID: dict = {op.name: set() for op in OPS
                 if op.kind == "elementwise" and op.params
@@ -248,15 +249,22 @@ _VALID: dict = {op.name: set() for op in OPS
                         for p in op.params)}
 
 _ROWS_FAST_PATH = """\
-    if out is None and type({x}) is _ndarray and axis == -1 and {x}.ndim and {x}.size:
-        d = {x}.dtype
-        if (d is _F32 or d is _F64) and {x}.flags.c_contiguous{shape_check}:
-            loop = _row_loops.get((backend if backend is not None else _get_backend(), {key}, d.char))
-            if loop is not None:
-                r = _empty({x}.shape, d)
-                n = {x}.shape[-1]
-                loop({x}.size, {rows}, r.reshape(-1, n))
+    if out is None and type({x}) is _ndarray and axis == -1:
+        k = (backend if backend is not None else _get_backend(), {key}, {x}.dtype.char)
+        new = _new.get(k)
+        if new is not None:
+            r = new({arrays})
+            if r is not None:
                 return r
+        elif {x}.ndim and {x}.size:
+            d = {x}.dtype
+            if (d is _F32 or d is _F64) and {x}.flags.c_contiguous{shape_check}:
+                loop = _row_loops.get(k)
+                if loop is not None:
+                    r = _empty({x}.shape, d)
+                    n = {x}.shape[-1]
+                    loop({x}.size, {rows}, r.reshape(-1, n))
+                    return r
 """
 
 _FAST_PATH = """\
@@ -308,7 +316,7 @@ def make_functions(op: Op) -> dict:
                     shape_check=shape_check, key=key, x=arrays[-1], params_check=params_check)
             elif op.kind == "rows":
                 fast = _ROWS_FAST_PATH.format(
-                    rows=", ".join(f"{a}.reshape(-1, n)" for a in arrays),
+                    arrays=", ".join(arrays), rows=", ".join(f"{a}.reshape(-1, n)" for a in arrays),
                     shape_check=shape_check + (f" and {arrays[0]}.flags.c_contiguous"
                                                if backward else ""), key=key, x=arrays[-1])
             source = (f"def {name}({signature}, *, out=None, backend=None):\n{fast}"

@@ -16,6 +16,9 @@ supplies its loops.  A backend's ``loops`` object has:
 ``elementwise_into(name, n_in, T)`` (optional) -> into(*arrays, out, *scalars): out
                                   holding the result, or None if the arrays are not
                                   C-contiguous T or out overlaps an input other than itself
+``rows_new(name, n_in, T)`` (optional) -> new(*arrays): a new result along the last
+                                  axis, or None if the arrays are not non-empty
+                                  C-contiguous T of at least one dimension
 
 where ``name`` is the scalar or row function's name, ``T`` the NumPy scalar type,
 and ``n`` the element count the backend uses to choose serial or parallel.
@@ -168,8 +171,9 @@ def _rows(loops, op, forward, T):
         if result is not out:
             out[...] = result
 
-    if op.kind == "rows":  # the public functions' shortest path calls it directly
+    if op.kind == "rows":  # the public functions' shortest path calls these directly
         run.row_loop = loops.rows(name, n_in, T)
+        run.new = loops.rows_new(name, n_in, T) if hasattr(loops, "rows_new") else None
     return run
 
 

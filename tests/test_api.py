@@ -127,18 +127,29 @@ def test_shortest_path_with_parameters_checks_and_uses_them(backend):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_row_shortest_path_gives_the_general_paths_result(backend, dtype):
     """softmax and log_softmax (and backwards) of C-contiguous rows along the last axis take
-    the row loop straight from the public function; the general path must agree."""
+    the compiled allocate-and-run entry or the row loop straight from the public function;
+    the general path must agree, and layouts the short paths refuse must still be right."""
     x = np.random.default_rng(0).normal(size=(3, 5, 16)).astype(dtype)
-    g = np.ones_like(x)
+    g = np.random.default_rng(1).normal(size=x.shape).astype(dtype)
+    refused = [x[:, :, ::2], np.swapaxes(x, 0, 2), x.byteswap().view(x.dtype.newbyteorder()),
+               x[0, 0]]  # strided, transposed, byte-swapped, and 1-D (taken)
     for name in ("softmax", "log_softmax"):
         f, b = getattr(fastact, name), getattr(fastact, name + "_backward")
-        for _ in range(2):  # the first call registers the loop, the second takes it
+        for _ in range(2):  # the first call registers the entries, the second takes them
             y = f(x, backend=backend)
             np.testing.assert_array_equal(y, f(x, axis=2, backend=backend))  # general path
             np.testing.assert_array_equal(b(g, y, backend=backend), b(g, y, axis=2, backend=backend))
+            for a in refused:
+                ya = f(a, backend=backend)
+                np.testing.assert_array_equal(ya, f(np.ascontiguousarray(a, dtype), backend=backend))
+                ga = np.ones(a.shape, a.dtype)
+                np.testing.assert_array_equal(
+                    b(ga, ya, backend=backend),
+                    b(np.ones(a.shape, dtype), np.ascontiguousarray(ya, dtype), backend=backend))
         assert y.dtype == dtype and y.shape == x.shape
-        assert (backend, name, "forward", np.dtype(dtype).char) in _dispatch._row_loops \
-            or backend == "numpy"
+        key = (backend, name, "forward", np.dtype(dtype).char)
+        assert key in _dispatch._row_loops or backend == "numpy"
+        assert key in _dispatch._new or backend != "cython"
 
 
 def test_unavailable_backend_says_why():
