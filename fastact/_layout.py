@@ -16,6 +16,9 @@ supplies its loops.  A backend's ``loops`` object has:
 ``elementwise_into(name, n_in, T)`` (optional) -> into(*arrays, out, *scalars): out
                                   holding the result, or None if the arrays are not
                                   C-contiguous T or out overlaps an input other than itself
+``prelu_new(forward, T)`` (optional) -> new(x, weight, axis) or new(g, x, weight, axis):
+                                  the result (backward: grad_input, grad_weight) for
+                                  C-contiguous T arrays and a weight it takes, else None
 ``rows_new(name, n_in, T)`` (optional) -> new(*arrays): a new result along the last
                                   axis, or None if the arrays are not non-empty
                                   C-contiguous T of at least one dimension
@@ -150,6 +153,7 @@ def _prelu(loops, op, forward, T):
             out[...] = result
         return grad_weight
 
+    run.new = loops.prelu_new(forward, T) if hasattr(loops, "prelu_new") else None
     return run
 
 

@@ -152,6 +152,46 @@ def test_row_shortest_path_gives_the_general_paths_result(backend, dtype):
         assert key in _dispatch._new or backend != "cython"
 
 
+@pytest.mark.parametrize("backend", fastact.backends())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_prelu_shortest_path_gives_the_general_paths_result(backend, dtype):
+    """prelu and prelu_backward take a compiled entry for a Python float or a 1-D weight of
+    x's dtype; every other weight, layout or axis goes the general way, which must agree
+    (and raise what the general path raises)."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 3, 5)).astype(dtype)
+    g = rng.normal(size=x.shape).astype(dtype)
+    w3 = rng.uniform(-1, 1, size=3).astype(dtype)
+    w5 = rng.uniform(-1, 1, size=5).astype(dtype)
+    cases = [(x, 0.25, 1), (x, w3, 1), (x, w3, -2), (x, w5, -1), (x, w5, 2), (x, w3[:1], 1),
+             (x, w3.astype(np.float64 if dtype is np.float32 else np.float32), 1),  # promotes
+             (x, w3.reshape(3, 1), 1), (x[:, :, ::2], w3, 1), (x[0, 0], 0.5, 0),
+             (np.zeros((0, 3), dtype), w3, 1), (x, 0, 1)]
+    for a, weight, axis in cases:
+        for _ in range(2):  # the first call registers the entries, the second takes them
+            y = fastact.prelu(a, weight, axis, backend=backend)
+            want = fastact.prelu(a, weight, axis, out=np.empty(
+                y.shape, y.dtype), backend=backend)  # out=: never the short path
+            np.testing.assert_array_equal(y, want)
+            assert y.dtype == want.dtype
+            ga = np.ones(a.shape, a.dtype) if a is not x else g
+            grad_input, grad_weight = fastact.prelu_backward(ga, a, weight, axis, backend=backend)
+            want_input = np.empty(grad_input.shape, grad_input.dtype)
+            _, want_weight = fastact.prelu_backward(ga, a, weight, axis,
+                                                    out=want_input, backend=backend)
+            np.testing.assert_array_equal(grad_input, want_input)
+            assert np.shape(grad_weight) == np.shape(weight)
+            assert np.asarray(grad_weight).dtype == np.asarray(want_weight).dtype
+            np.testing.assert_allclose(grad_weight, want_weight, rtol=1e-6)
+    for weight, axis, message in [(w3, 2, "channels"), (w3, 3, "axis"), (w3, -4, "axis"),
+                                  (np.zeros(0, dtype), 1, "empty")]:
+        for _ in range(2):
+            with pytest.raises((ValueError, TypeError), match=message):
+                fastact.prelu(x, weight, axis, backend=backend)
+            with pytest.raises((ValueError, TypeError), match=message):
+                fastact.prelu_backward(g, x, weight, axis, backend=backend)
+
+
 def test_unavailable_backend_says_why():
     for name, reason in fastact.unavailable_backends().items():
         with pytest.raises(ValueError, match=f"backend '{name}' is not available"):
