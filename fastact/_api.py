@@ -239,8 +239,10 @@ def _docstring(op: Op, fname: str, backward: bool) -> str:
 # through run_elementwise), and its compiled allocate-and-run entry, or with out= its
 # compiled fill-out entry (both return None for layouts they do not take, and the
 # fill-out one also when out overlaps an input other than itself).
-# prelu: the compiled allocate-and-run entry, for a weight it takes unchanged (a Python
-# float, or a 1-D array of x's dtype) with a valid channel axis.
+# prelu, maxout and logsumexp: the compiled allocate-and-run entry, which takes the
+# arrays and parameters as given and returns None for anything it leaves to the general
+# path (a weight other than a Python float or a 1-D array of x's dtype, an axis other
+# than the last for the row ops, ...).
 # The same for the softmax family along the last axis: the compiled allocate-and-run
 # entry, or where the backend has none, C-contiguous rows straight to its compiled row
 # loop, which these ops' kernels register (fastact._layout).
@@ -269,11 +271,11 @@ _ROWS_FAST_PATH = """\
                     return r
 """
 
-_PRELU_FAST_PATH = """\
+_NEW_FAST_PATH = """\
     if out is None and type({x}) is _ndarray:
         new = _new.get((backend if backend is not None else _get_backend(), {key}, {x}.dtype.char))
         if new is not None:
-            r = new({arrays}, weight, axis)
+            r = new({arguments})
             if r is not None:
                 return r
 """
@@ -325,8 +327,9 @@ def make_functions(op: Op) -> dict:
                     arrays=", ".join(taken + tuple(names)),
                     arrays_out=", ".join(taken + ("out",) + tuple(names)),
                     shape_check=shape_check, key=key, x=arrays[-1], params_check=params_check)
-            elif op.kind == "prelu":
-                fast = _PRELU_FAST_PATH.format(arrays=", ".join(arrays), key=key, x=arrays[-1])
+            elif op.kind in ("prelu", "maxout", "reduce"):
+                fast = _NEW_FAST_PATH.format(arguments=", ".join(arrays + tuple(
+                    p.name for p in op.params)), key=key, x=arrays[-1])
             elif op.kind == "rows":
                 fast = _ROWS_FAST_PATH.format(
                     arrays=", ".join(arrays), rows=", ".join(f"{a}.reshape(-1, n)" for a in arrays),

@@ -16,12 +16,12 @@ supplies its loops.  A backend's ``loops`` object has:
 ``elementwise_into(name, n_in, T)`` (optional) -> into(*arrays, out, *scalars): out
                                   holding the result, or None if the arrays are not
                                   C-contiguous T or out overlaps an input other than itself
-``prelu_new(forward, T)`` (optional) -> new(x, weight, axis) or new(g, x, weight, axis):
-                                  the result (backward: grad_input, grad_weight) for
-                                  C-contiguous T arrays and a weight it takes, else None
-``rows_new(name, n_in, T)`` (optional) -> new(*arrays): a new result along the last
-                                  axis, or None if the arrays are not non-empty
-                                  C-contiguous T of at least one dimension
+``new(name, T)`` (optional, not elementwise) -> new(*arrays, *params) with the public
+                                  function's arrays and parameters: a new result (prelu
+                                  backward: grad_input, grad_weight) where the arrays are
+                                  C-contiguous T and the call needs no layout work (row
+                                  ops: along the last axis), else None.  The softmax
+                                  family's takes the arrays only (axis -1 checked before).
 
 where ``name`` is the scalar or row function's name, ``T`` the NumPy scalar type,
 and ``n`` the element count the backend uses to choose serial or parallel.
@@ -153,7 +153,7 @@ def _prelu(loops, op, forward, T):
             out[...] = result
         return grad_weight
 
-    run.new = loops.prelu_new(forward, T) if hasattr(loops, "prelu_new") else None
+    run.new = _new(loops, "prelu" if forward else "prelu_backward", T)
     return run
 
 
@@ -175,9 +175,9 @@ def _rows(loops, op, forward, T):
         if result is not out:
             out[...] = result
 
-    if op.kind == "rows":  # the public functions' shortest path calls these directly
+    if op.kind == "rows":  # the public functions' shortest path calls it directly
         run.row_loop = loops.rows(name, n_in, T)
-        run.new = loops.rows_new(name, n_in, T) if hasattr(loops, "rows_new") else None
+    run.new = _new(loops, name, T)
     return run
 
 
@@ -198,4 +198,10 @@ def _reduce(loops, op, forward, T):
         if result is not out:
             out[...] = result
 
+    run.new = _new(loops, op.name if forward else op.backward_name, T)
     return run
+
+
+def _new(loops, name, T):
+    """The backend's compiled allocate-and-run entry for the public functions' shortest path."""
+    return loops.new(name, T) if hasattr(loops, "new") else None

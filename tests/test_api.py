@@ -192,6 +192,52 @@ def test_prelu_shortest_path_gives_the_general_paths_result(backend, dtype):
                 fastact.prelu_backward(g, x, weight, axis, backend=backend)
 
 
+@pytest.mark.parametrize("backend", fastact.backends())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reduce_and_maxout_shortest_paths_give_the_general_paths_result(backend, dtype):
+    """logsumexp and maxout (and backwards) take a compiled entry along the last axis of
+    C-contiguous arrays; everything else goes the general way, which must agree."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 3, 6)).astype(dtype)
+    layouts = [x, x[0, 0], x[:, :, ::2], np.swapaxes(x, 0, 1), x.byteswap().view(x.dtype.newbyteorder())]
+    for a in layouts:
+        for axis, keepdims in [(-1, False), (-1, True), (0, False), (a.ndim - 1, True)]:
+            for _ in range(2):  # the first call registers the entries, the second takes them
+                y = fastact.logsumexp(a, axis=axis, keepdims=keepdims, backend=backend)
+                want = fastact.logsumexp(a, axis=axis, keepdims=keepdims, out=np.empty(
+                    np.shape(y), np.asarray(y).dtype), backend=backend)  # out=: the general path
+                np.testing.assert_array_equal(y, want)
+                assert type(y) is type(want) or np.ndim(y) == 0
+                g = np.ones(np.shape(y), np.asarray(y).dtype)
+                got = fastact.logsumexp_backward(g, a, np.asarray(y), axis=axis, keepdims=keepdims,
+                                                 backend=backend)
+                want = fastact.logsumexp_backward(g, a, np.asarray(y), axis=axis, keepdims=keepdims,
+                                                  out=np.empty(got.shape, got.dtype), backend=backend)
+                np.testing.assert_array_equal(got, want)
+        for pieces in (1, 2, 3):
+            if a.shape[-1] % pieces:
+                continue
+            for _ in range(2):
+                y = fastact.maxout(a, pieces, backend=backend)
+                want = fastact.maxout(a, pieces, out=np.empty(y.shape, y.dtype), backend=backend)
+                np.testing.assert_array_equal(y, want)
+                g = rng.normal(size=y.shape).astype(y.dtype)
+                got = fastact.maxout_backward(g, a, pieces, backend=backend)
+                want = fastact.maxout_backward(g, a, pieces, out=np.empty(got.shape, got.dtype),
+                                               backend=backend)
+                np.testing.assert_array_equal(got, want)
+    for _ in range(2):  # errors are the general path's, whichever path saw the call first
+        with pytest.raises(ValueError, match="does not divide"):
+            fastact.maxout(x, 4, backend=backend)
+        with pytest.raises(TypeError, match="positive integer"):
+            fastact.maxout(x, True, backend=backend)
+        with pytest.raises(ValueError, match="shape"):
+            fastact.maxout_backward(np.ones((2, 3, 2), dtype), x, 2, backend=backend)
+        with pytest.raises(ValueError, match="shape"):
+            fastact.logsumexp_backward(np.ones((2, 3), dtype), x, np.ones((2, 4), dtype),
+                                       backend=backend)
+
+
 def test_unavailable_backend_says_why():
     for name, reason in fastact.unavailable_backends().items():
         with pytest.raises(ValueError, match=f"backend '{name}' is not available"):

@@ -116,11 +116,7 @@ class _Loops:
         return _threaded(getattr(kernels(), f"{name}_{_suffix(T)}"))
 
     @staticmethod
-    def prelu_new(forward, T):
-        return _short_path(f"prelu{'' if forward else '_backward'}_{_suffix(T)}_new")
-
-    @staticmethod
-    def rows_new(name, n_in, T):
+    def new(name, T):
         return _short_path(f"{name}_{_suffix(T)}_new")
 
     @staticmethod
