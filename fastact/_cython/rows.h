@@ -113,17 +113,6 @@ static inline T fa_prelu_weight_grad_##S(const T *g, const T *x, ptrdiff_t n) { 
     return total;                                                                       \
 }                                                                                       \
                                                                                          \
-/* the position of the first maximum of a group; NaN counts as the maximum */          \
-static inline ptrdiff_t fa_first_max_##S(const T *x, ptrdiff_t n) {                     \
-    T m = x[0];                                                                         \
-    ptrdiff_t k = 0;                                                                    \
-    for (ptrdiff_t i = 1; i < n; i++) {                                                 \
-        T v = x[i];                                                                     \
-        if (m == m && (v > m || v != v)) { m = v; k = i; }                              \
-    }                                                                                   \
-    return k;                                                                           \
-}                                                                                       \
-                                                                                         \
 /* the value of the first maximum (NaN counts as the maximum), branch-free */          \
 static inline T fa_group_max_##S(const T *x, ptrdiff_t n) {                             \
     T m = x[0];                                                                         \
@@ -147,14 +136,31 @@ static inline void fa_maxout_##S(const T *x, T *out, ptrdiff_t groups, ptrdiff_t
     }                                                                                   \
 }                                                                                       \
                                                                                          \
+/* one group's gradient: g at the first maximum, g*0 elsewhere (IEEE products: g*0 keeps \
+ * NaN in grad_output); NaN in x makes the whole group NaN.  Branch-free, so with n = 2  \
+ * GCC vectorises across groups (not with 4: it gives up on the stride-4 accesses) */ \
+static inline void fa_maxout_backward_group_##S(const T *x, T g, T *out, ptrdiff_t n) {  \
+    T m = x[0];                                                                         \
+    ptrdiff_t k = 0;                                                                    \
+    for (ptrdiff_t i = 1; i < n; i++) {                                                 \
+        int take = (m == m) & ((x[i] > m) | (x[i] != x[i])); /* not && ||: vectorises */ \
+        m = take ? x[i] : m;                                                            \
+        k = take ? i : k;                                                               \
+    }                                                                                   \
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = m != m ? m : (i == k ? g : g * 0);       \
+}                                                                                       \
+                                                                                         \
 static inline void fa_maxout_backward_##S(const T *g, const T *x, T *out,               \
                                           ptrdiff_t groups, ptrdiff_t pieces) {         \
-    for (ptrdiff_t j = 0; j < groups; j++) {                                            \
-        ptrdiff_t k = fa_first_max_##S(x + j * pieces, pieces);                         \
-        T m = x[j * pieces + k];                                                        \
-        for (ptrdiff_t i = 0; i < pieces; i++)                                          \
-            /* IEEE products: g*0 keeps NaN in grad_output; NaN in x makes the group NaN */ \
-            out[j * pieces + i] = m != m ? m : (i == k ? g[j] : g[j] * 0);              \
+    if (pieces == 2) {                                                                  \
+        for (ptrdiff_t j = 0; j < groups; j++)                                          \
+            fa_maxout_backward_group_##S(x + 2 * j, g[j], out + 2 * j, 2);              \
+    } else if (pieces == 4) {                                                           \
+        for (ptrdiff_t j = 0; j < groups; j++)                                          \
+            fa_maxout_backward_group_##S(x + 4 * j, g[j], out + 4 * j, 4);              \
+    } else {                                                                            \
+        for (ptrdiff_t j = 0; j < groups; j++)                                          \
+            fa_maxout_backward_group_##S(x + j * pieces, g[j], out + j * pieces, pieces); \
     }                                                                                   \
 }
 

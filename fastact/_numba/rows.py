@@ -203,6 +203,14 @@ def maxout(x, out, pieces):
 
 @row
 def maxout_backward(g, x, out, pieces):
+    if pieces == 2:  # spelled out and branch-free, so LLVM vectorises across groups
+        for j in range(g.size):
+            x0, x1, gj = x[2 * j], x[2 * j + 1], g[j]
+            take = (x0 == x0) & ((x1 > x0) | (x1 != x1))
+            m = x1 if take else x0
+            out[2 * j] = m if m != m else (gj * 0 if take else gj)
+            out[2 * j + 1] = m if m != m else (gj if take else gj * 0)
+        return
     for j in range(g.size):
         m, k = _first_max(x[j * pieces:(j + 1) * pieces])
         for i in range(pieces):
