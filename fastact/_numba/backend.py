@@ -103,6 +103,27 @@ class _Loops:
 
     @staticmethod
     @functools.cache
+    def elementwise_new(name, n_in, T):
+        from fastact._numba import elementwise, kernels
+
+        compiled = kernels.allocating(getattr(elementwise, name), n_in)
+        # Small C-contiguous arrays of at least one dimension only: larger ones may run in
+        # parallel, other layouts need the general path's copies (None sends them there).
+        if n_in == 1:
+            def new(x, *scalars):
+                if x.ndim and x.size < PARALLEL_MIN_ELEMENTS and x.flags.c_contiguous:
+                    return compiled(x, *scalars)
+                return None
+        else:
+            def new(g, x, *scalars):
+                if (x.ndim and x.size < PARALLEL_MIN_ELEMENTS and x.flags.c_contiguous
+                        and g.flags.c_contiguous):
+                    return compiled(g, x, *scalars)
+                return None
+        return new
+
+    @staticmethod
+    @functools.cache
     def rows(name, n_in, T):
         from fastact._numba import kernels, rows
 
