@@ -244,8 +244,8 @@ def _docstring(op: Op, fname: str, backward: bool) -> str:
 # path (a weight other than a Python float or a 1-D array of x's dtype, an axis other
 # than the last for the row ops, ...).
 # The same for the softmax family along the last axis: the compiled allocate-and-run
-# entry, or where the backend has none, C-contiguous rows straight to its compiled row
-# loop, which these ops' kernels register (fastact._layout).
+# entry (with out=, the fill-out one), or where the backend has none, C-contiguous rows
+# straight to its compiled row loop, which these ops' kernels register (fastact._layout).
 # per elementwise op with parameters: tuples of raw parameter values that passed the checks
 _VALID: dict = {op.name: set() for op in OPS
                 if op.kind == "elementwise" and op.params
@@ -253,22 +253,27 @@ _VALID: dict = {op.name: set() for op in OPS
                         for p in op.params)}
 
 _ROWS_FAST_PATH = """\
-    if out is None and type({x}) is _ndarray and axis == -1:
+    if type({x}) is _ndarray and axis == -1:
         k = (backend if backend is not None else _get_backend(), {key}, {x}.dtype.char)
-        new = _new.get(k)
-        if new is not None:
-            r = new({arrays})
-            if r is not None:
-                return r
-        elif {x}.ndim and {x}.size:
-            d = {x}.dtype
-            if (d is _F32 or d is _F64) and {x}.flags.c_contiguous{shape_check}:
-                loop = _row_loops.get(k)
-                if loop is not None:
-                    r = _empty({x}.shape, d)
-                    n = {x}.shape[-1]
-                    loop({x}.size, {rows}, r.reshape(-1, n))
+        if out is not None:
+            into = _into.get(k)
+            if into is not None and into({arrays}, out) is not None:
+                return out
+        else:
+            new = _new.get(k)
+            if new is not None:
+                r = new({arrays})
+                if r is not None:
                     return r
+            elif {x}.ndim and {x}.size:
+                d = {x}.dtype
+                if (d is _F32 or d is _F64) and {x}.flags.c_contiguous{shape_check}:
+                    loop = _row_loops.get(k)
+                    if loop is not None:
+                        r = _empty({x}.shape, d)
+                        n = {x}.shape[-1]
+                        loop({x}.size, {rows}, r.reshape(-1, n))
+                        return r
 """
 
 _NEW_FAST_PATH = """\

@@ -22,6 +22,8 @@ supplies its loops.  A backend's ``loops`` object has:
                                   C-contiguous T and the call needs no layout work (row
                                   ops: along the last axis), else None.  The softmax
                                   family's takes the arrays only (axis -1 checked before).
+``into(name, T)`` (optional, the softmax family) -> into(*arrays, out): out holding the
+                                  result along the last axis, or None as elementwise_into
 
 where ``name`` is the scalar or row function's name, ``T`` the NumPy scalar type,
 and ``n`` the element count the backend uses to choose serial or parallel.
@@ -175,8 +177,9 @@ def _rows(loops, op, forward, T):
         if result is not out:
             out[...] = result
 
-    if op.kind == "rows":  # the public functions' shortest path calls it directly
+    if op.kind == "rows":  # the public functions' shortest path calls these directly
         run.row_loop = loops.rows(name, n_in, T)
+        run.into = loops.into(name, T) if hasattr(loops, "into") else None
     run.new = _new(loops, name, T)
     return run
 

@@ -154,6 +154,48 @@ def test_row_shortest_path_gives_the_general_paths_result(backend, dtype):
 
 @pytest.mark.parametrize("backend", fastact.backends())
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_out_shortest_path_gives_the_general_paths_result(backend, dtype):
+    """The softmax family with out= along the last axis: the compiled fill-out entry for
+    C-contiguous arrays (also in place), the general path for the rest, same results and
+    the general path's errors."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(4, 8)).astype(dtype)
+    g = rng.normal(size=x.shape).astype(dtype)
+    for name in ("softmax", "log_softmax"):
+        f, b = getattr(fastact, name), getattr(fastact, name + "_backward")
+        y = f(x, axis=1, backend=backend)  # the general path
+        grad = b(g, y, axis=1, backend=backend)
+        for _ in range(2):  # the first call registers the entries, the second takes them
+            out = np.empty_like(x)
+            assert f(x, out=out, backend=backend) is out
+            np.testing.assert_array_equal(out, y)
+            assert b(g, y, out=out, backend=backend) is out
+            np.testing.assert_array_equal(out, grad)
+            inplace = x.copy()
+            f(inplace, out=inplace, backend=backend)
+            np.testing.assert_array_equal(inplace, y)
+            inplace = g.copy()
+            b(inplace, y, out=inplace, backend=backend)
+            np.testing.assert_array_equal(inplace, grad)
+            buffer = np.concatenate([x.ravel(), np.zeros(4, dtype)])  # out overlaps x shifted
+            shifted = buffer[4:].reshape(x.shape)
+            f(buffer[:-4].reshape(x.shape), out=shifted, backend=backend)
+            np.testing.assert_array_equal(shifted, y)
+            strided = np.empty((4, 16), dtype)[:, ::2]
+            f(x, out=strided, backend=backend)
+            np.testing.assert_array_equal(strided, y)
+            with pytest.raises(TypeError, match="dtype"):
+                f(x, out=np.empty(x.shape, np.float16), backend=backend)
+            frozen = np.empty_like(x)
+            frozen.flags.writeable = False
+            with pytest.raises(ValueError, match="read-only|writeable"):
+                f(x, out=frozen, backend=backend)
+        key = (backend, name, "forward", np.dtype(dtype).char)
+        assert key in _dispatch._into or backend != "cython"
+
+
+@pytest.mark.parametrize("backend", fastact.backends())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_prelu_shortest_path_gives_the_general_paths_result(backend, dtype):
     """prelu and prelu_backward take a compiled entry for a Python float or a 1-D weight of
     x's dtype; every other weight, layout or axis goes the general way, which must agree

@@ -120,6 +120,10 @@ class _Loops:
         return _short_path(f"{name}_{_suffix(T)}_new")
 
     @staticmethod
+    def into(name, T):
+        return _short_path(f"{name}_{_suffix(T)}_into")
+
+    @staticmethod
     @functools.cache
     def reduce(name, T):
         return _threaded(getattr(kernels(), f"{name}_{_suffix(T)}"))
