@@ -1,17 +1,19 @@
 """One CPU training step of an MLP with PyTorch's activations and with fastact's.
 
-The model: Linear(W, W) -> GELU -> Linear(W, W) -> SiLU -> Linear(W, W) on a batch of B
-rows (default 4096 x 1024 float32, so each activation is a 4096 x 1024 tensor), MSE loss,
-SGD.  One step = zero_grad, forward, loss, backward, optimizer step.  The fastact model is a
-deep copy of the PyTorch one after ``fastact.torch.replace_activations``; both run with
+The model: Linear(W, W) -> GELU -> Linear(W, W) -> SiLU -> Linear(W, W) (or two other
+activations: --activations) on a batch of B rows (default 4096 x 1024 float32, so each
+activation is a 4096 x 1024 tensor), MSE loss, SGD.  One step = zero_grad, forward, loss,
+backward, optimizer step.  The fastact model is a deep copy of the PyTorch one after
+``fastact.torch.replace_activations``; both run with
 the same thread count (``torch.set_num_threads``; fastact.torch follows it), and fastact
 with whatever backend 'auto' resolves to (or FASTACT_BACKEND).
 
-Besides the whole step, the activations alone are timed (forward + backward of GELU and
-SiLU on B x W tensors through autograd), which gives the activations' share of the step.
+Besides the whole step, the activations alone are timed (forward + backward of the two
+on B x W tensors through autograd), which gives the activations' share of the step.
 
     pytest bench/bench_torch_step.py --benchmark-only     # pytest-benchmark; skips without torch
     python bench/bench_torch_step.py [--threads 1 2] [--batch 4096] [--width 1024] [--repeat 15]
+                                     [--activations gelu,silu]  # or gelu_tanh,mish, elu,softplus...
 
 The script prints the README's table: medians of interleaved runs (PyTorch and fastact
 alternate, so drift on a shared machine hits both alike).
@@ -59,20 +61,38 @@ def backend_in_use() -> str:
     return _dispatch._resolve(name, fastact.OPS[0]) + (" (auto)" if name == "auto" else "")
 
 
+# name -> (the torch.nn module, its torch.nn.functional form, fastact.torch's form)
+def _activations():
+    import fastact.torch as FT
+
+    return {
+        "gelu": (torch.nn.GELU, F.gelu, FT.gelu),
+        "gelu_tanh": (lambda: torch.nn.GELU(approximate="tanh"),
+                      lambda t: F.gelu(t, approximate="tanh"),
+                      lambda t: FT.gelu(t, approximate="tanh")),
+        "silu": (torch.nn.SiLU, F.silu, FT.silu),
+        "mish": (torch.nn.Mish, F.mish, FT.mish),
+        "elu": (torch.nn.ELU, F.elu, FT.elu),
+        "softplus": (torch.nn.Softplus, F.softplus, FT.softplus),
+    }
+
+
 class Setup:
     """The two models, the data and the bare activations of one configuration."""
 
-    def __init__(self, batch=BATCH, width=WIDTH, seed=0):
+    def __init__(self, batch=BATCH, width=WIDTH, seed=0, activations=("gelu", "silu")):
         import fastact.torch as FT
 
+        table = _activations()
+        first, second = (table[name] for name in activations)
         torch.manual_seed(seed)
         self.native = torch.nn.Sequential(
-            torch.nn.Linear(width, width), torch.nn.GELU(),
-            torch.nn.Linear(width, width), torch.nn.SiLU(),
+            torch.nn.Linear(width, width), first[0](),
+            torch.nn.Linear(width, width), second[0](),
             torch.nn.Linear(width, width))
         self.fast = copy.deepcopy(self.native)
         swapped = FT.replace_activations(self.fast)
-        assert sorted(swapped.values()) == ["GELU", "SiLU"], swapped
+        assert len(swapped) == 2, swapped
         self.data = torch.randn(batch, width)
         self.target = torch.randn(batch, width)
         self.optimizers = {id(m): torch.optim.SGD(m.parameters(), lr=1e-3)
@@ -80,7 +100,7 @@ class Setup:
         # the activations alone: inputs that require grad, and an upstream gradient
         self.act_x = torch.randn(batch, width, requires_grad=True)
         self.act_g = torch.randn(batch, width)
-        self.activations = {"native": (F.gelu, F.silu), "fastact": (FT.gelu, FT.silu)}
+        self.activations = {"native": (first[1], second[1]), "fastact": (first[2], second[2])}
 
     def step(self, which: str) -> float:
         model = self.native if which == "native" else self.fast
@@ -160,8 +180,8 @@ def format_row(threads, step_native, step_fast, act_native, act_fast) -> str:
 
 
 HEADER = ("| threads | step, PyTorch activations | step, fastact activations | step speed-up | "
-          "activations' share of the PyTorch step | GELU+SiLU fwd+bwd, PyTorch | "
-          "GELU+SiLU fwd+bwd, fastact | activation speed-up |\n"
+          "activations' share of the PyTorch step | activations fwd+bwd, PyTorch | "
+          "activations fwd+bwd, fastact | activation speed-up |\n"
           "|---|---|---|---|---|---|---|---|")
 
 
@@ -191,10 +211,15 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--width", type=int, default=WIDTH)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--activations", default="gelu,silu",
+                        help="the model's two activations, from " + ", ".join(_activations()))
     args = parser.parse_args(argv)
-    setup = Setup(args.batch, args.width)
+    names = tuple(args.activations.split(","))
+    if len(names) != 2 or not set(names) <= set(_activations()):
+        parser.error(f"--activations: two of {', '.join(_activations())}")
+    setup = Setup(args.batch, args.width, activations=names)
     print(f"fastact {fastact.__version__}, backend {backend_in_use()}; torch {torch.__version__}; "
-          f"MLP {args.batch}x{args.width} float32, GELU and SiLU; medians of {args.repeat}")
+          f"MLP {args.batch}x{args.width} float32, {' and '.join(names)}; medians of {args.repeat}")
     print(HEADER)
     for threads in args.threads:
         print(measure(setup, threads, args.repeat), flush=True)
