@@ -29,6 +29,14 @@ maxout         k(x, out, pieces)                       k(grad_output, x, out, pi
 
 For prelu, ``weight`` is 1-D (one value, or one per channel) and ``axis`` is
 None when it has one value; the backward returns grad_weight as a 1-D array.
+
+A kernel may also carry shortest-path entries, which the public functions try
+before any validation (fastact._api): ``k.new(*arrays, *params)`` returns a new
+result, ``k.into(*arrays, out, *params)`` fills ``out`` and returns it, and
+``k.row_loop`` (softmax family) is the compiled loop over C-contiguous rows.
+They take the public function's arguments as given (the softmax family's new and
+into take the arrays only) and must return None for anything they would not
+handle exactly as the checked path does; the call then takes that path.
 """
 
 from __future__ import annotations
