@@ -88,6 +88,20 @@ def test_report_summarises_fastact_bench_json():
     assert "| gelu | 10.0 | 5.0 | 5.0 | 3.00× | 2.00× | 1.50× | 0.50 |" in table
 
 
+def test_peer_accuracy_measures_fastact_and_the_installed_peers(capsys):
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import peer_accuracy
+    finally:
+        sys.path.pop(0)
+    peer_accuracy.main(["--ops", "relu,gelu", "--stride", str(1 << 22)])
+    lines = capsys.readouterr().out.splitlines()
+    gelu = next(line for line in lines if line.startswith("| gelu |"))
+    fastact_cell = gelu.split("|")[2]
+    assert float(fastact_cell.split()[0]) <= 4 and ">4: 0; non-finite: 0" in fastact_cell
+    assert any(line.startswith("| relu | 0 at") for line in lines)
+
+
 def test_accuracy_prints_a_table(capsys):
     assert cli.main(["accuracy", "--ops", "relu,softmax", "--dtype", "float32"]) == 0
     table = capsys.readouterr().out
