@@ -225,6 +225,10 @@ def test_prelu_shortest_path_gives_the_general_paths_result(backend, dtype):
             assert np.shape(grad_weight) == np.shape(weight)
             assert np.asarray(grad_weight).dtype == np.asarray(want_weight).dtype
             np.testing.assert_allclose(grad_weight, want_weight, rtol=1e-6)
+    if dtype is np.float32:  # a Python float weight that overflows float32: NumPy's warning
+        for _ in range(2):
+            with pytest.warns(RuntimeWarning, match="overflow"):
+                fastact.prelu(x, 1e300, backend=backend)
     for weight, axis, message in [(w3, 2, "channels"), (w3, 3, "axis"), (w3, -4, "axis"),
                                   (np.zeros(0, dtype), 1, "empty")]:
         for _ in range(2):
