@@ -11,7 +11,7 @@ Inputs: every ``--stride``-th float32 bit pattern with |x| <= ``--limit``, plus
 ``fastact.accuracy.grid`` (every binade, subnormals, ±0, ±inf, NaN, the kinks).
 
     python bench/peer_accuracy.py                      # every elementwise op
-    python bench/peer_accuracy.py --ops gelu --stride 97
+    python bench/peer_accuracy.py --ops gelu --stride 97 --peers torch
 """
 
 from __future__ import annotations
@@ -30,20 +30,19 @@ def inputs(stride: int, limit: float) -> np.ndarray:
     return np.concatenate([dense, accuracy.grid(np.float32)])
 
 
-def results(case, x):
+def results(case, x, peers):
     """column -> float32 result of the case's forward on x (fastact's best backend, peers)."""
     out = {"fastact": fastact.__dict__[case.op.name](x, **case.params)}
-    found, _ = benchmark.available_peers()
-    for peer in found:
+    for peer in peers:
         run = benchmark.peer_callable(peer, case, (x,))
         if run is not None:
             out[peer] = np.asarray(run())
     return out
 
 
-def measure(case, x) -> dict:
+def measure(case, x, peers) -> dict:
     row = {}
-    for column, got in results(case, x).items():
+    for column, got in results(case, x, peers).items():
         with np.errstate(all="ignore"):
             k, _ = accuracy.forward_errors(case.op, case.params, x, got)
         finite = np.where(np.isfinite(k), k, -1.0)
@@ -58,17 +57,22 @@ def main(argv=None) -> None:
     parser.add_argument("--ops", default="all", help="comma-separated op labels (gelu, gelu[tanh]...)")
     parser.add_argument("--stride", type=int, default=997, help="take every n-th bit pattern")
     parser.add_argument("--limit", type=float, default=20.0, help="largest |x| of the dense part")
+    parser.add_argument("--peers", default="all",
+                        help="comma-separated peers (torch, jax), 'none', or 'all' installed")
     args = parser.parse_args(argv)
+    installed = benchmark.available_peers()[0] if args.peers != "none" else []
+    peers = installed if args.peers in ("all", "none") else [
+        p for p in args.peers.split(",") if p in installed]
     names = None if args.ops == "all" else args.ops.split(",")
     chosen = [c for c in benchmark.cases(["all"] if names is None else names)
               if not c.backward and c.op.kind == "elementwise"]
     x = inputs(args.stride, args.limit)
-    columns = ["fastact"] + benchmark.available_peers()[0]
+    columns = ["fastact"] + peers
     print(f"{x.size} float32 inputs; max ulps (mixed bound), inputs over 4 ulp, "
           "non-finite results that differ from the reference's")
     print("| op | " + " | ".join(columns) + " |\n|" + "---|" * (len(columns) + 1))
     for case in chosen:
-        row = measure(case, x)
+        row = measure(case, x, peers)
         cells = [f"{r['max']:.3g} at {r['at']:.4g}; >4: {r['over4']}; non-finite: {r['nonfinite']}"
                  if (r := row.get(c)) else "–" for c in columns]
         print(f"| {case.label} | " + " | ".join(cells) + " |", flush=True)

@@ -88,13 +88,14 @@ def test_report_summarises_fastact_bench_json():
     assert "| gelu | 10.0 | 5.0 | 5.0 | 3.00× | 2.00× | 1.50× | 0.50 |" in table
 
 
-def test_peer_accuracy_measures_fastact_and_the_installed_peers(capsys):
+def test_peer_accuracy_measures_fastact(capsys):
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         import peer_accuracy
     finally:
         sys.path.pop(0)
-    peer_accuracy.main(["--ops", "relu,gelu", "--stride", str(1 << 22)])
+    # no peers: importing JAX here would make later fork tests warn
+    peer_accuracy.main(["--ops", "relu,gelu", "--stride", str(1 << 22), "--peers", "none"])
     lines = capsys.readouterr().out.splitlines()
     gelu = next(line for line in lines if line.startswith("| gelu |"))
     fastact_cell = gelu.split("|")[2]
