@@ -304,6 +304,22 @@ def test_import_compiles_nothing_and_does_not_import_numba():
     assert result.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.skipif("numba" not in fastact.backends(), reason="numba is not installed")
+def test_numba_results_keep_numpys_dtype_objects_when_loaded_from_the_cache(tmp_path):
+    """The public functions' `dtype is float32` fast checks must see NumPy's own dtype
+    object in Numba's results, also when the kernel comes from the disk cache (an array
+    allocated inside a cached Numba function carries an unpickled copy, so a chain of
+    calls silently took the slow path)."""
+    code = ("import numpy as np, fastact; x = np.ones((2, 4), np.float32); "
+            "y = fastact.relu(x, backend='numba'); "
+            "g = fastact.relu_backward(np.ones_like(y), y, backend='numba'); "
+            "print(y.dtype is np.dtype(np.float32), g.dtype is np.dtype(np.float32))")
+    for _ in range(2):  # compiles and saves, then loads
+        result = _python(code, NUMBA_CACHE_DIR=str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["True", "True"]
+
+
 def test_environment_variable_sets_the_backend():
     result = _python("import fastact; print(fastact.get_backend())", FASTACT_BACKEND="numpy")
     assert result.stdout.strip() == "numpy", result.stderr

@@ -106,19 +106,24 @@ class _Loops:
     def elementwise_new(name, n_in, T):
         from fastact._numba import elementwise, kernels
 
-        compiled = kernels.allocating(getattr(elementwise, name), n_in)
+        fill = kernels.contiguous(getattr(elementwise, name), n_in)
+        empty_like = np.empty_like
         # Small C-contiguous arrays of at least one dimension only: larger ones may run in
         # parallel, other layouts need the general path's copies (None sends them there).
         if n_in == 1:
             def new(x, *scalars):
                 if x.ndim and x.size < PARALLEL_MIN_ELEMENTS and x.flags.c_contiguous:
-                    return compiled(x, *scalars)
+                    out = empty_like(x)
+                    fill(x, out, *scalars)
+                    return out
                 return None
         else:
             def new(g, x, *scalars):
                 if (x.ndim and x.size < PARALLEL_MIN_ELEMENTS and x.flags.c_contiguous
                         and g.flags.c_contiguous):
-                    return compiled(g, x, *scalars)
+                    out = empty_like(x)
+                    fill(g, x, out, *scalars)
+                    return out
                 return None
         return new
 

@@ -16,7 +16,6 @@ import hashlib
 import inspect
 from pathlib import Path
 
-import numpy as np
 from numba import njit, prange
 
 # Safe for NaN/inf handling and range reductions: no nnan/ninf/reassoc.  Sums
@@ -117,65 +116,54 @@ def binary(scalar):
     return jit()(serial), jit(parallel=True)(parallel)
 
 
-# Allocate-and-run loops for the public functions' shortest path on small arrays: one
-# compiled call does the allocation and the loop (a Numba call costs ~0.4 us, the Python
-# layers around a loop several times that).  Inputs are C-contiguous (the caller checks),
-# so flat views are free.  ``salt`` is referenced to put it in the closure (cache key).
+# Loops over C-contiguous arrays of any shape (flat views taken inside, where they are
+# free), for the public functions' shortest path on small arrays: one Numba call after
+# a NumPy allocation, instead of the general path's Python layers.  The caller allocates:
+# an array allocated inside a function loaded from Numba's cache carries an unpickled
+# dtype object, not NumPy's float32 singleton, which fails fastact's `dtype is` checks
+# on the next call.  ``salt`` is referenced to put it in the closure (cache key).
 
-def allocating(scalar, n_in):
-    """A compiled new(*arrays, *params) -> out[i] = scalar(*arrays[i], *params), serial."""
+def contiguous(scalar, n_in):
+    """A compiled fill(*arrays, out, *params): out[i] = scalar(*arrays[i], *params), serial."""
     salt = SALT
     n = _arity(scalar, n_in)
     if n_in == 1 and n == 0:
-        def new(x):
+        def fill(x, out):
             salt  # noqa: B018
-            out = np.empty_like(x)
             xf, of = x.reshape(x.size), out.reshape(out.size)
             for i in range(xf.size):
                 of[i] = scalar(xf[i])
-            return out
     elif n_in == 1 and n == 1:
-        def new(x, a):
+        def fill(x, out, a):
             salt  # noqa: B018
-            out = np.empty_like(x)
             xf, of = x.reshape(x.size), out.reshape(out.size)
             for i in range(xf.size):
                 of[i] = scalar(xf[i], a)
-            return out
     elif n_in == 1:
-        def new(x, a, b):
+        def fill(x, out, a, b):
             salt  # noqa: B018
-            out = np.empty_like(x)
             xf, of = x.reshape(x.size), out.reshape(out.size)
             for i in range(xf.size):
                 of[i] = scalar(xf[i], a, b)
-            return out
     elif n == 0:
-        def new(g, x):
+        def fill(g, x, out):
             salt  # noqa: B018
-            out = np.empty_like(x)
             gf, xf, of = g.reshape(g.size), x.reshape(x.size), out.reshape(out.size)
             for i in range(xf.size):
                 of[i] = scalar(gf[i], xf[i])
-            return out
     elif n == 1:
-        def new(g, x, a):
+        def fill(g, x, out, a):
             salt  # noqa: B018
-            out = np.empty_like(x)
             gf, xf, of = g.reshape(g.size), x.reshape(x.size), out.reshape(out.size)
             for i in range(xf.size):
                 of[i] = scalar(gf[i], xf[i], a)
-            return out
     else:
-        def new(g, x, a, b):
+        def fill(g, x, out, a, b):
             salt  # noqa: B018
-            out = np.empty_like(x)
             gf, xf, of = g.reshape(g.size), x.reshape(x.size), out.reshape(out.size)
             for i in range(xf.size):
                 of[i] = scalar(gf[i], xf[i], a, b)
-            return out
-    return jit()(new)
-
+    return jit()(fill)
 
 def rows(row_kernel, n_in):
     """Serial and parallel loops applying row_kernel to each row of 2-D (rows, n) arrays."""
