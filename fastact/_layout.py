@@ -155,7 +155,7 @@ def _prelu(loops, op, forward, T):
             out[...] = result
         return grad_weight
 
-    run.new = _new(loops, "prelu" if forward else "prelu_backward", T)
+    run.new = _optional(loops, "new", "prelu" if forward else "prelu_backward", T)
     return run
 
 
@@ -179,8 +179,8 @@ def _rows(loops, op, forward, T):
 
     if op.kind == "rows":  # the public functions' shortest path calls these directly
         run.row_loop = loops.rows(name, n_in, T)
-        run.into = loops.into(name, T) if hasattr(loops, "into") else None
-    run.new = _new(loops, name, T)
+        run.into = _optional(loops, "into", name, T)
+    run.new = _optional(loops, "new", name, T)
     return run
 
 
@@ -201,10 +201,11 @@ def _reduce(loops, op, forward, T):
         if result is not out:
             out[...] = result
 
-    run.new = _new(loops, op.name if forward else op.backward_name, T)
+    run.new = _optional(loops, "new", op.name if forward else op.backward_name, T)
     return run
 
 
-def _new(loops, name, T):
-    """The backend's compiled allocate-and-run entry for the public functions' shortest path."""
-    return loops.new(name, T) if hasattr(loops, "new") else None
+def _optional(loops, entry, name, T):
+    """The backend's optional ``new`` or ``into`` entry for the public functions'
+    shortest path, or None where it has none."""
+    return getattr(loops, entry)(name, T) if hasattr(loops, entry) else None

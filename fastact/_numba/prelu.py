@@ -59,14 +59,20 @@ def _backward_chunk(g, x, weight, out, t, per_row):
 
 
 @scalar
+def _chunks(x):
+    """Chunks per (outer, channel) row, and chunks in all."""
+    per_row = -(-x.shape[2] // CHUNK)
+    return per_row, x.shape[0] * x.shape[1] * per_row
+
+
+@scalar
 def _add_chunks(partial, per_row, grad_weight):
-    channels = grad_weight.size
-    for c in range(channels):
-        total = 0.0
-        for r in range(c, partial.size // per_row, channels):
-            for j in range(r * per_row, (r + 1) * per_row):
-                total += partial[j]
-        grad_weight[c] = total
+    """grad_weight[c] = the chunk sums of channel c, added in float64 in chunk order."""
+    total = np.zeros(grad_weight.size)
+    for t in range(partial.size):
+        total[(t // per_row) % grad_weight.size] += partial[t]
+    for c in range(grad_weight.size):
+        grad_weight[c] = total[c]
 
 
 def loops(forward):
@@ -74,29 +80,29 @@ def loops(forward):
     salt = SALT
     if forward:
         def serial(x, weight, out):
-            per_row = -(-x.shape[2] // CHUNK)
-            for t in range(x.shape[0] * x.shape[1] * per_row):
+            per_row, tasks = _chunks(x)
+            for t in range(tasks):
                 _forward_chunk(x, weight, out, t, per_row)
             return salt
 
         def parallel(x, weight, out):
-            per_row = -(-x.shape[2] // CHUNK)
-            for t in prange(x.shape[0] * x.shape[1] * per_row):
+            per_row, tasks = _chunks(x)
+            for t in prange(tasks):
                 _forward_chunk(x, weight, out, t, per_row)
             return salt
     else:
         def serial(g, x, weight, out, grad_weight):
-            per_row = max(1, -(-x.shape[2] // CHUNK))
-            partial = np.zeros(x.shape[0] * x.shape[1] * per_row, x.dtype)
-            for t in range(partial.size if x.shape[2] else 0):
+            per_row, tasks = _chunks(x)
+            partial = np.empty(tasks, x.dtype)
+            for t in range(tasks):
                 partial[t] = _backward_chunk(g, x, weight, out, t, per_row)
             _add_chunks(partial, per_row, grad_weight)
             return salt
 
         def parallel(g, x, weight, out, grad_weight):
-            per_row = max(1, -(-x.shape[2] // CHUNK))
-            partial = np.zeros(x.shape[0] * x.shape[1] * per_row, x.dtype)
-            for t in prange(partial.size if x.shape[2] else 0):
+            per_row, tasks = _chunks(x)
+            partial = np.empty(tasks, x.dtype)
+            for t in prange(tasks):
                 partial[t] = _backward_chunk(g, x, weight, out, t, per_row)
             _add_chunks(partial, per_row, grad_weight)
             return salt

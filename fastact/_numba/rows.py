@@ -179,9 +179,16 @@ def _first_max(x):
 
 
 @row
+def _takes_over(m, v):
+    """Whether v replaces the running first maximum m (NaN counts as the maximum).
+    Bitwise & and |, so loops over groups stay branch-free and vectorise."""
+    return (m == m) & ((v > m) | (v != v))
+
+
+@row
 def _keep_first_max(m, v):
-    """The running first maximum after seeing v (NaN counts as the maximum), branch-free."""
-    return v if (m == m) & ((v > m) | (v != v)) else m
+    """The running first maximum after seeing v."""
+    return v if _takes_over(m, v) else m
 
 
 @row
@@ -206,7 +213,7 @@ def maxout_backward(g, x, out, pieces):
     if pieces == 2:  # spelled out and branch-free, so LLVM vectorises across groups
         for j in range(g.size):
             x0, x1, gj = x[2 * j], x[2 * j + 1], g[j]
-            take = (x0 == x0) & ((x1 > x0) | (x1 != x1))
+            take = _takes_over(x0, x1)
             m = x1 if take else x0
             out[2 * j] = m if m != m else (gj * 0 if take else gj)
             out[2 * j + 1] = m if m != m else (gj if take else gj * 0)
