@@ -4,16 +4,14 @@ Each function is written once for both float types: ``T = type(x)`` makes
 every constant the input's type, so float32 math stays float32 (a bare 0.5
 would be a float64 and halve the vector width).  The loops that call these are
 generated in ``kernels.py``.  Comparisons are arranged so that NaN falls into
-the formula branch and propagates; the limits at ±inf are selected explicitly
-where the formula would give 0*inf.
+the formula branch and propagates; where the formula would give 0*inf at ±inf,
+x is clamped to the largest finite value first (``_no_neg_inf``, ``_finite``).
 
 Conventions: forward ``f(x, *params)``, backward ``b(grad_output, x_or_y, *params)``,
 exactly as in the op table; a backward returns grad_output * f'(x).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -40,11 +38,31 @@ def _sigmoids(x):
 
 
 @helper
-def _at_inf(x, value, at_neg_inf, at_pos_inf):
-    """value, or the limits where x = ±inf (NaN stays in value)."""
-    if abs(x) == math.inf:
-        return at_pos_inf if x > type(x)(0) else at_neg_inf
-    return value
+def _no_neg_inf(x):
+    """x with -inf raised to -max: x * f(x) is then -0 where f(-inf) = 0, not NaN.
+
+    One max instruction, where testing for inf and selecting the limit took five.
+    NaN stays NaN.
+    """
+    m = vecmath.max_finite(x)
+    return -m if x < -m else x
+
+
+@helper
+def _finite(x):
+    """x with ±inf clamped to ±max (NaN stays NaN), for x * f(x) where f(±inf) = 0."""
+    m = vecmath.max_finite(x)
+    y = -m if x < -m else x
+    return m if y > m else y
+
+
+@helper
+def _x_sigmoid(x, t):
+    """x * sigmoid(t) for t of x's sign, as one division: (x or x e^-|t|) / (1 + e^-|t|)."""
+    T = type(x)
+    e = vecmath.exp_neg(-abs(t))
+    num = x if x >= T(0) else _no_neg_inf(x) * e
+    return num / (T(1) + e)
 
 
 # --- relu family ---------------------------------------------------------------
@@ -181,16 +199,14 @@ def tanh_backward(g, y):
 
 @scalar
 def silu(x):
-    T = type(x)
-    s, _ = _sigmoids(x)
-    return _at_inf(x, x * s, T(0), x)
+    return _x_sigmoid(x, x)
 
 
 @scalar
 def silu_backward(g, x):
     T = type(x)
     s, s_neg = _sigmoids(x)
-    return g * _at_inf(x, s * (T(1) + x * s_neg), T(0), T(1))
+    return g * (s * (T(1) + _finite(x) * s_neg))
 
 
 @scalar
@@ -229,9 +245,8 @@ def _mish_parts(x):
 
 @scalar
 def mish(x):
-    T = type(x)
     t, _ = _mish_parts(x)
-    return _at_inf(x, x * t, T(0), x)
+    return _no_neg_inf(x) * t
 
 
 @scalar
@@ -239,7 +254,7 @@ def mish_backward(g, x):
     T = type(x)
     t, one_minus_t2 = _mish_parts(x)
     s, _ = _sigmoids(x)
-    return g * _at_inf(x, t + x * s * one_minus_t2, T(0), T(1))
+    return g * (t + _finite(x) * s * one_minus_t2)
 
 
 # --- GELU ------------------------------------------------------------------------
@@ -247,9 +262,7 @@ def mish_backward(g, x):
 @scalar
 def gelu_tanh(x):
     T = type(x)
-    t = T(_SQRT_2_OVER_PI_X2) * (x * (T(1) + T(_GELU_C) * (x * x)))
-    s, _ = _sigmoids(t)
-    return _at_inf(x, x * s, T(0), x)
+    return _x_sigmoid(x, T(_SQRT_2_OVER_PI_X2) * (x * (T(1) + T(_GELU_C) * (x * x))))
 
 
 @scalar
@@ -268,7 +281,7 @@ def gelu_tanh_backward(g, x):
 def gelu(x):
     T = type(x)
     cdf = T(0.5) * vecmath.erfc(-x * T(_INV_SQRT_2))
-    return _at_inf(x, x * cdf, T(0), x)
+    return _no_neg_inf(x) * cdf
 
 
 @scalar
@@ -276,4 +289,4 @@ def gelu_backward(g, x):
     T = type(x)
     cdf = T(0.5) * vecmath.erfc(-x * T(_INV_SQRT_2))
     pdf = T(_INV_SQRT_2PI) * vecmath.exp_neg(T(-0.5) * (x * x))
-    return g * _at_inf(x, cdf + x * pdf, T(0), T(1))
+    return g * (cdf + _finite(x) * pdf)

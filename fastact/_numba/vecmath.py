@@ -390,6 +390,17 @@ def _by_type(f32, f64):
     return generic
 
 
+@scalar
+def _max_finite_f32(x):
+    return np.float32(3.4028234663852886e38)
+
+
+@scalar
+def _max_finite_f64(x):
+    return 1.7976931348623157e308
+
+
+max_finite = _by_type(_max_finite_f32, _max_finite_f64)  # the largest finite value of x's type
 exp = _by_type(exp_f32, exp_f64)
 exp_neg = _by_type(exp_neg_f32, exp_neg_f64)
 expm1 = _by_type(expm1_f32, expm1_f64)
