@@ -451,6 +451,9 @@ def test_out_shortest_path_gives_the_general_paths_result(backend, dtype):
             inplace = x.copy()
             f(inplace, backend=backend, out=inplace)
             np.testing.assert_array_equal(inplace, f(x, backend=backend))
+            alias = x.copy()  # out another view of the input's memory: in place too
+            f(alias, backend=backend, out=alias[...])
+            np.testing.assert_array_equal(alias, f(x, backend=backend))
             shifted = np.zeros(x.size + 1, dtype)  # out one element past the input
             shifted[:-1] = x.ravel()
             f(shifted[:-1], backend=backend, out=shifted[1:])
@@ -463,7 +466,7 @@ def test_out_shortest_path_gives_the_general_paths_result(backend, dtype):
                 f(x, backend=backend, out=np.empty(x.shape, x.dtype.newbyteorder()))
             with pytest.raises(ValueError, match="out has shape"):
                 f(x, backend=backend, out=np.empty(x.size, x.dtype))
-        if backend == "cython":  # the backend that has such entries
+        if backend != "numpy":  # the compiled backends have such entries
             assert (backend, op.name, "backward", np.dtype(dtype).char) in _dispatch._into
 
 

@@ -104,28 +104,73 @@ class _Loops:
     @staticmethod
     @functools.cache
     def elementwise_new(name, n_in, T):
-        from fastact._numba import elementwise, kernels
-
-        fill = kernels.contiguous(getattr(elementwise, name), n_in)
+        fill, run = _Loops._fill_and_run(name, n_in, T)
         empty_like = np.empty_like
-        # Small C-contiguous arrays of at least one dimension only: larger ones may run in
-        # parallel, other layouts need the general path's copies (None sends them there).
+        # C-contiguous arrays of at least one dimension, any size; other layouts need the
+        # general path's copies (None sends them there).
         if n_in == 1:
             def new(x, *scalars):
-                if x.ndim and x.size < PARALLEL_MIN_ELEMENTS and x.flags.c_contiguous:
+                if x.ndim and x.flags.c_contiguous:
                     out = empty_like(x)
-                    fill(x, out, *scalars)
+                    if x.size < PARALLEL_MIN_ELEMENTS:
+                        fill(x, out, *scalars)
+                    else:
+                        run(x.size, x.reshape(-1), out.reshape(-1), *scalars)
                     return out
                 return None
         else:
             def new(g, x, *scalars):
-                if (x.ndim and x.size < PARALLEL_MIN_ELEMENTS and x.flags.c_contiguous
-                        and g.flags.c_contiguous):
+                if x.ndim and x.flags.c_contiguous and g.flags.c_contiguous:
                     out = empty_like(x)
-                    fill(g, x, out, *scalars)
+                    if x.size < PARALLEL_MIN_ELEMENTS:
+                        fill(g, x, out, *scalars)
+                    else:
+                        run(x.size, g.reshape(-1), x.reshape(-1), out.reshape(-1), *scalars)
                     return out
                 return None
         return new
+
+    @staticmethod
+    @functools.cache
+    def elementwise_into(name, n_in, T):
+        fill, run = _Loops._fill_and_run(name, n_in, T)
+        overlap = np.may_share_memory
+        # As new, into a writeable C-contiguous out of x's shape (the caller checked its
+        # dtype) that is an input itself or shares no memory with the inputs.
+        if n_in == 1:
+            def into(x, out, *scalars):
+                if (x.ndim and out.shape == x.shape and x.flags.c_contiguous
+                        and out.flags.c_contiguous and out.flags.writeable
+                        and (out is x or not overlap(out, x))):
+                    if x.size < PARALLEL_MIN_ELEMENTS:
+                        fill(x, out, *scalars)
+                    else:
+                        run(x.size, x.reshape(-1), out.reshape(-1), *scalars)
+                    return out
+                return None
+        else:
+            def into(g, x, out, *scalars):
+                if (x.ndim and out.shape == x.shape and x.flags.c_contiguous
+                        and g.flags.c_contiguous and out.flags.c_contiguous
+                        and out.flags.writeable
+                        and (out is x or not overlap(out, x))
+                        and (out is g or not overlap(out, g))):
+                    if x.size < PARALLEL_MIN_ELEMENTS:
+                        fill(g, x, out, *scalars)
+                    else:
+                        run(x.size, g.reshape(-1), x.reshape(-1), out.reshape(-1), *scalars)
+                    return out
+                return None
+        return into
+
+    @staticmethod
+    @functools.cache
+    def _fill_and_run(name, n_in, T):
+        """The serial fill over C-contiguous arrays of any shape, and the 1-D launcher."""
+        from fastact._numba import elementwise, kernels
+
+        fill = kernels.contiguous(getattr(elementwise, name), n_in)
+        return fill, _Loops.elementwise(name, n_in, T)
 
     @staticmethod
     @functools.cache

@@ -165,6 +165,7 @@ def contiguous(scalar, n_in):
                 of[i] = scalar(gf[i], xf[i], a, b)
     return jit()(fill)
 
+
 def rows(row_kernel, n_in):
     """Serial and parallel loops applying row_kernel to each row of 2-D (rows, n) arrays."""
     salt = SALT
