@@ -181,6 +181,41 @@ class _Loops:
 
     @staticmethod
     @functools.cache
+    def into(name, T):
+        """The softmax family's fill-out entry: C-contiguous arrays of T along the last axis
+        straight to the row loop, or None (out overlapping an input other than itself,
+        any other layout or dtype) for the general path."""
+        n_in = 2 if name.endswith("_backward") else 1
+        run = _Loops.rows(name, n_in, T)
+        dtype = np.dtype(T)
+        overlap = np.may_share_memory
+
+        def fits(a, out):
+            return (type(a) is np.ndarray and a.dtype is dtype and a.shape == out.shape
+                    and a.flags.c_contiguous and (out is a or not overlap(out, a)))
+
+        def ready(x, out):
+            return (x.ndim and x.size and type(out) is np.ndarray and out.dtype is dtype
+                    and out.flags.c_contiguous and out.flags.writeable and fits(x, out))
+
+        if n_in == 1:
+            def into(x, out):
+                if not ready(x, out):
+                    return None
+                n = x.shape[-1]
+                run(x.size, x.reshape(-1, n), out.reshape(-1, n))
+                return out
+        else:
+            def into(g, x, out):
+                if not (ready(x, out) and fits(g, out)):
+                    return None
+                n = x.shape[-1]
+                run(x.size, g.reshape(-1, n), x.reshape(-1, n), out.reshape(-1, n))
+                return out
+        return into
+
+    @staticmethod
+    @functools.cache
     def reduce(name, T):
         from fastact._numba import kernels, rows
 
