@@ -104,7 +104,7 @@ class _Loops:
     @staticmethod
     @functools.cache
     def elementwise_new(name, n_in, T):
-        fill, run = _Loops._fill_and_run(name, n_in, T)
+        apply = _Loops._apply(name, n_in, T)
         empty_like = np.empty_like
         # C-contiguous arrays of at least one dimension, any size; other layouts need the
         # general path's copies (None sends them there).
@@ -112,20 +112,14 @@ class _Loops:
             def new(x, *scalars):
                 if x.ndim and x.flags.c_contiguous:
                     out = empty_like(x)
-                    if x.size < PARALLEL_MIN_ELEMENTS:
-                        fill(x, out, *scalars)
-                    else:
-                        run(x.size, x.reshape(-1), out.reshape(-1), *scalars)
+                    apply(x, out, *scalars)
                     return out
                 return None
         else:
             def new(g, x, *scalars):
                 if x.ndim and x.flags.c_contiguous and g.flags.c_contiguous:
                     out = empty_like(x)
-                    if x.size < PARALLEL_MIN_ELEMENTS:
-                        fill(g, x, out, *scalars)
-                    else:
-                        run(x.size, g.reshape(-1), x.reshape(-1), out.reshape(-1), *scalars)
+                    apply(g, x, out, *scalars)
                     return out
                 return None
         return new
@@ -133,7 +127,7 @@ class _Loops:
     @staticmethod
     @functools.cache
     def elementwise_into(name, n_in, T):
-        fill, run = _Loops._fill_and_run(name, n_in, T)
+        apply = _Loops._apply(name, n_in, T)
         overlap = np.may_share_memory
         # As new, into a writeable C-contiguous out of x's shape (the caller checked its
         # dtype) that is an input itself or shares no memory with the inputs.
@@ -142,10 +136,7 @@ class _Loops:
                 if (x.ndim and out.shape == x.shape and x.flags.c_contiguous
                         and out.flags.c_contiguous and out.flags.writeable
                         and (out is x or not overlap(out, x))):
-                    if x.size < PARALLEL_MIN_ELEMENTS:
-                        fill(x, out, *scalars)
-                    else:
-                        run(x.size, x.reshape(-1), out.reshape(-1), *scalars)
+                    apply(x, out, *scalars)
                     return out
                 return None
         else:
@@ -155,22 +146,28 @@ class _Loops:
                         and out.flags.writeable
                         and (out is x or not overlap(out, x))
                         and (out is g or not overlap(out, g))):
-                    if x.size < PARALLEL_MIN_ELEMENTS:
-                        fill(g, x, out, *scalars)
-                    else:
-                        run(x.size, g.reshape(-1), x.reshape(-1), out.reshape(-1), *scalars)
+                    apply(g, x, out, *scalars)
                     return out
                 return None
         return into
 
     @staticmethod
     @functools.cache
-    def _fill_and_run(name, n_in, T):
-        """The serial fill over C-contiguous arrays of any shape, and the 1-D launcher."""
+    def _apply(name, n_in, T):
+        """apply(*arrays, out, *scalars) on C-contiguous arrays of any shape: small ones by
+        one serial fill over all dimensions, large ones flattened through the launcher."""
         from fastact._numba import elementwise, kernels
 
         fill = kernels.contiguous(getattr(elementwise, name), n_in)
-        return fill, _Loops.elementwise(name, n_in, T)
+        run = _Loops.elementwise(name, n_in, T)
+
+        def apply(*args):
+            out = args[n_in]
+            if out.size < PARALLEL_MIN_ELEMENTS:
+                fill(*args)
+            else:
+                run(out.size, *[a.reshape(-1) for a in args[:n_in + 1]], *args[n_in + 1:])
+        return apply
 
     @staticmethod
     @functools.cache
