@@ -41,9 +41,15 @@ def as_float_array(value, fname: str, argname: str) -> np.ndarray:
 
 
 def result_dtype(arrays) -> np.dtype:
-    """The dtype of the result: np.result_type of the float-promoted inputs, native order."""
+    """The dtype of the result: np.result_type of the float-promoted inputs, native order.
+
+    NumPy's own dtype object for it (np.dtype of the scalar type): newbyteorder() makes a
+    new, equal one, and results carrying it failed the shortest paths' identity checks
+    when passed back in (a softmax's y to softmax_backward, an out= array made from a
+    result), sending every such call down the general path.
+    """
     dtypes = [a.dtype if a.dtype.kind == "f" else _FLOAT64 for a in arrays]
-    return np.result_type(*dtypes).newbyteorder("=")
+    return np.dtype(np.result_type(*dtypes).type)
 
 
 def compute_dtype(dtype: np.dtype) -> np.dtype:

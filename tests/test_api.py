@@ -592,3 +592,18 @@ def test_op_table_is_complete():
     assert set(OPS_BY_NAME) == expected
     for name in expected:
         assert callable(getattr(fastact, name)) and callable(getattr(fastact, name + "_backward"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_results_carry_numpys_own_dtype_object(backend, dtype):
+    """Results (general path included: byte-swapped input) carry np.dtype(T) itself, so
+    passing one back in (y to a backward, an out= made from a result) takes the shortest
+    paths, whose checks compare dtype objects by identity."""
+    x = np.linspace(-2, 2, 16).astype(np.dtype(dtype).newbyteorder(">")).reshape(2, 8)
+    for call in (lambda a: fastact.relu(a, backend=backend),
+                 lambda a: fastact.softmax(a, backend=backend),
+                 lambda a: fastact.logsumexp(a, backend=backend),
+                 lambda a: fastact.prelu(a, 0.25, backend=backend)):
+        assert call(x).dtype is np.dtype(dtype)
+        assert call(x.astype(dtype)).dtype is np.dtype(dtype)
