@@ -143,7 +143,7 @@ def elu(x, alpha):
 @scalar
 def elu_backward(g, x, alpha):
     T = type(x)
-    return g * (T(1) if x > T(0) else alpha * vecmath.exp(x))
+    return g * (T(1) if x > T(0) else alpha * vecmath.exp_neg(x))
 
 
 @scalar
@@ -157,7 +157,7 @@ def selu(x):
 @scalar
 def selu_backward(g, x):
     T = type(x)
-    return g * (T(SELU_SCALE) if x > T(0) else T(_SELU_SCALE_ALPHA) * vecmath.exp(x))
+    return g * (T(SELU_SCALE) if x > T(0) else T(_SELU_SCALE_ALPHA) * vecmath.exp_neg(x))
 
 
 @scalar
