@@ -5,8 +5,7 @@ Errors are measured as the smallest k with
 f from the float64 reference (for a row op, ulp of the row's largest |x|
 times 2 replaces ulp(x)*|f'(x)|).  Float32 results are judged against the
 reference in float64; float64 results against the reference too (itself
-within 2 ulp of mpmath, as tests/test_reference.py shows), or against mpmath
-with --mpmath.  Results that underflow within the smallest normal count as
+within 2 ulp of mpmath, as tests/test_reference.py shows).  Results that underflow within the smallest normal count as
 exact; a non-finite result counts as exact only if the reference's, rounded to
 the dtype, is the same (NaN for NaN, the same infinity).
 
