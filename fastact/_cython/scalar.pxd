@@ -21,6 +21,7 @@ cdef extern from "vecmath.h" nogil:
     double fa_expm1(double x) noexcept
     float fa_log1pf(float x) noexcept
     double fa_log1p(double x) noexcept
+    float fa_log1p_unitf(float t) noexcept
     float fa_tanhf(float x) noexcept
     float fa_erfcf(float x) noexcept
     double fa_erfc(double x) noexcept
@@ -57,6 +58,13 @@ cdef inline real _log1p(real x) noexcept nogil:
         return fa_log1pf(x)
     else:
         return fa_log1p(x)
+
+cdef inline real _log1p_unit(real t) noexcept nogil:
+    """log1p(t) for t in [0, 1]: the cheaper series in float (vecmath.h), log1p in double."""
+    if real is float:
+        return fa_log1p_unitf(t)
+    else:
+        return fa_log1p(t)
 
 cdef inline real _tanh(real x) noexcept nogil:
     if real is float:
@@ -221,7 +229,7 @@ cdef inline real silu_backward(real g, real x) noexcept nogil:
 
 cdef inline real softplus(real x, real beta, real threshold) noexcept nogil:
     cdef real z = beta * x
-    cdef real smooth = ((z if z > <real>0 else <real>0) + _log1p(_exp_neg(-_abs(z)))) / beta
+    cdef real smooth = ((z if z > <real>0 else <real>0) + _log1p_unit(_exp_neg(-_abs(z)))) / beta
     return x if z > threshold else smooth
 
 cdef inline real softplus_backward(real g, real x, real beta, real threshold) noexcept nogil:

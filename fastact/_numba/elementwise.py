@@ -213,7 +213,7 @@ def silu_backward(g, x):
 def softplus(x, beta, threshold):
     T = type(x)
     z = beta * x
-    smooth = (max(z, T(0)) + vecmath.log1p(vecmath.exp_neg(-abs(z)))) / beta  # computed, then selected
+    smooth = (max(z, T(0)) + vecmath.log1p_unit(vecmath.exp_neg(-abs(z)))) / beta  # computed, then selected
     return x if z > threshold else smooth
 
 

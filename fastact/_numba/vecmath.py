@@ -368,6 +368,22 @@ _ERFC_S = (1.0, 2.26052863220117276590e0, 9.39603524938001434673e0, 1.2048953980
            1.70814450747565897222e1, 9.60896809063285878198e0, 3.36907645100081516050e0)
 
 
+@scalar
+def log1p_unit_f32(t):
+    """log1p(t) for t in [0, 1] only: 2 atanh(s), s = t/(2 + t), the series to s^13 (the
+    Cython twin, fa_log1p_unitf, explains)."""
+    F = np.float32
+    s = t / (F(2.0) + t)
+    z = s * s
+    p = F(1.5384615384615385e-1)
+    p = p * z + F(1.8181818181818182e-1)
+    p = p * z + F(2.2222222222222222e-1)
+    p = p * z + F(2.8571428571428571e-1)
+    p = p * z + F(4.0000000000000000e-1)
+    p = p * z + F(6.6666666666666667e-1)
+    return s * (p * z) + F(2.0) * s
+
+
 @inlined
 def erfc_f32(a):
     """Cephes erfcf (S. Moshier): 1 - a T(a^2) for |a| < 1, else exp(-a^2)/|a| P(1/a^2);
@@ -444,5 +460,6 @@ exp = _by_type(exp_f32, exp_f64)
 exp_neg = _by_type(exp_neg_f32, exp_neg_f64)
 expm1 = _by_type(expm1_f32, expm1_f64)
 log1p = _by_type(log1p_f32, log1p_f64)
+log1p_unit = _by_type(log1p_unit_f32, log1p_f64)  # log1p(t) for t in [0, 1]
 tanh = _by_type(tanh_f32, tanh_f64)
 erfc = _by_type(erfc_f32, erfc_f64)
