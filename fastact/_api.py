@@ -60,7 +60,8 @@ def run_elementwise(op: Op, backward: bool, fname: str, named_arrays: tuple, raw
             valid = _VALID.get(op.name)
             if (valid is not None and len(valid) < 256
                     and all(type(r) is float or type(r) is str for r in raw_params)):
-                valid.add(raw_params)  # checked: the shortest path may take these values
+                # checked: the shortest path may take these values (one alone, not a tuple)
+                valid.add(raw_params if len(raw_params) > 1 else raw_params[0])
             k = _dispatch.kernel(backend, op, "backward" if backward else "forward", dtype)
             new = getattr(k, "new", None)  # compiled backends' allocate-and-run path
             result = new(*arrays, *params) if new is not None else None
@@ -246,61 +247,76 @@ def _docstring(op: Op, fname: str, backward: bool) -> str:
 # The same for the softmax family along the last axis: the compiled allocate-and-run
 # entry (with out=, the fill-out one), or where the backend has none, C-contiguous rows
 # straight to its compiled row loop, which these ops' kernels register (fastact._layout).
-# per elementwise op with parameters: tuples of raw parameter values that passed the checks
+# per elementwise op with parameters: the raw parameter values that passed the checks (a
+# tuple of them, or the value itself for an op with one parameter)
 _VALID: dict = {op.name: set() for op in OPS
                 if op.kind == "elementwise" and op.params
                 and all(p.check in ("real", "nonzero", "positive", "not_nan", "choice")
                         for p in op.params)}
 
+# The backend in effect, as _dispatch.get_backend() has it, inlined (a call costs 40 ns).
+_BACKEND = "(backend if backend is not None else (_override.get() or _state._default))"
+
 _ROWS_FAST_PATH = """\
     if type({x}) is _ndarray and axis == -1:
-        k = (backend if backend is not None else _get_backend(), {key}, {x}.dtype.char)
-        if out is not None:
-            into = _into.get(k)
-            if into is not None and into({arrays}, out) is not None:
-                return out
-        else:
-            new = _new.get(k)
-            if new is not None:
-                r = new({arrays})
-                if r is not None:
-                    return r
-            elif {x}.ndim and {x}.size:
-                d = {x}.dtype
-                if (d is _F32 or d is _F64) and {x}.flags.c_contiguous{shape_check}:
-                    loop = _row_loops.get(k)
+        d = {x}.dtype
+        if d is _F32 or d is _F64:
+            b = %s
+            if out is not None:
+                entries = _into.get(b)
+                if entries is not None:
+                    into = entries[d is _F64]
+                    if into is not None and into({arrays}, out) is not None:
+                        return out
+            else:
+                entries = _new.get(b)
+                new = entries[d is _F64] if entries is not None else None
+                if new is not None:
+                    r = new({arrays})
+                    if r is not None:
+                        return r
+                elif {x}.ndim and {x}.size and {x}.flags.c_contiguous{shape_check}:
+                    entries = _row_loops.get(b)
+                    loop = entries[d is _F64] if entries is not None else None
                     if loop is not None:
                         r = _empty({x}.shape, d)
                         n = {x}.shape[-1]
                         loop({x}.size, {rows}, r.reshape(-1, n))
                         return r
-"""
+""" % _BACKEND
 
 _NEW_FAST_PATH = """\
     if out is None and type({x}) is _ndarray:
-        new = _new.get((backend if backend is not None else _get_backend(), {key}, {x}.dtype.char))
-        if new is not None:
-            r = new({arguments})
-            if r is not None:
-                return r
-"""
+        d = {x}.dtype
+        if d is _F32 or d is _F64:
+            entries = _new.get(%s)
+            new = entries[d is _F64] if entries is not None else None
+            if new is not None:
+                r = new({arguments})
+                if r is not None:
+                    return r
+""" % _BACKEND
 
 _FAST_PATH = """\
     if type({x}) is _ndarray{params_check}:
         d = {x}.dtype
         if (d is _F32 or d is _F64){shape_check}:
-            k = (backend if backend is not None else _get_backend(), {key}, d.char)
+            b = %s
             if out is None:
-                new = _new.get(k)
-                if new is not None:
-                    r = new({arrays})
-                    if r is not None:
-                        return r if r.ndim else r[()]
+                entries = _new.get(b)
+                if entries is not None:
+                    new = entries[d is _F64]
+                    if new is not None:
+                        r = new({arrays})
+                        if r is not None:
+                            return r if r.ndim else r[()]
             elif type(out) is _ndarray and out.dtype is d:
-                into = _into.get(k)
-                if into is not None and into({arrays_out}) is not None:
-                    return out
-"""
+                entries = _into.get(b)
+                if entries is not None:
+                    into = entries[d is _F64]
+                    if into is not None and into({arrays_out}) is not None:
+                        return out
+""" % _BACKEND
 
 
 def make_functions(op: Op) -> dict:
@@ -317,7 +333,6 @@ def make_functions(op: Op) -> dict:
             runner = "run_elementwise" if op.kind == "elementwise" else "run"
             shape_check = (f" and type({arrays[0]}) is _ndarray and {arrays[0]}.dtype is d"
                            f" and {arrays[0]}.shape == {arrays[-1]}.shape") if backward else ""
-            key = f"{op.name!r}, {'backward' if backward else 'forward'!r}"
             fast = ""
             if op.kind == "elementwise":
                 names = [p.name for p in op.params]
@@ -326,26 +341,32 @@ def make_functions(op: Op) -> dict:
                 params_check = "".join(f" and type({n}) is {'str' if p.check == 'choice' else 'float'}"
                                        for n, p in zip(names, op.params))
                 if names:
-                    params_check += f" and ({', '.join(names)},) in _valid"
+                    params_check += (f" and ({', '.join(names)}) in _valid" if len(names) > 1
+                                     else f" and {names[0]} in _valid")
                 taken = arrays[-2:] if backward else arrays
                 fast = _FAST_PATH.format(
                     arrays=", ".join(taken + tuple(names)),
                     arrays_out=", ".join(taken + ("out",) + tuple(names)),
-                    shape_check=shape_check, key=key, x=arrays[-1], params_check=params_check)
+                    shape_check=shape_check, x=arrays[-1], params_check=params_check)
             elif op.kind in ("prelu", "maxout", "reduce"):
                 fast = _NEW_FAST_PATH.format(arguments=", ".join(arrays + tuple(
-                    p.name for p in op.params)), key=key, x=arrays[-1])
+                    p.name for p in op.params)), x=arrays[-1])
             elif op.kind == "rows":
                 fast = _ROWS_FAST_PATH.format(
                     arrays=", ".join(arrays), rows=", ".join(f"{a}.reshape(-1, n)" for a in arrays),
                     shape_check=shape_check + (f" and {arrays[0]}.flags.c_contiguous"
-                                               if backward else ""), key=key, x=arrays[-1])
+                                               if backward else ""), x=arrays[-1])
             source = (f"def {name}({signature}, *, out=None, backend=None):\n{fast}"
                       f"    return {runner}(_op, {backward}, {name!r}, ({named}), ({values}), out,"
                       f" backend)\n")
+            direction = "backward" if backward else "forward"
             namespace = {"run": run, "run_elementwise": run_elementwise, "_op": op,
                          "_ndarray": np.ndarray, "_F32": _FLOAT32, "_F64": _FLOAT64,
-                         "_new": _dispatch._new, "_into": _dispatch._into, "_valid": _VALID.get(op.name), "_row_loops": _dispatch._row_loops, "_empty": np.empty, "_get_backend": _dispatch.get_backend}
+                         "_empty": np.empty, "_valid": _VALID.get(op.name),
+                         "_override": _dispatch._override, "_state": _dispatch,
+                         "_new": _dispatch.short_paths("new", op.name, direction),
+                         "_into": _dispatch.short_paths("into", op.name, direction),
+                         "_row_loops": _dispatch.short_paths("row_loop", op.name, direction)}
             exec(compile(source, f"<fastact.{name}>", "exec"), namespace)
             fn = namespace[name]
             fn.__module__ = "fastact"

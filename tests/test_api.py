@@ -92,8 +92,9 @@ def test_shortest_path_follows_the_backend_in_effect(backend, monkeypatch):
         kernel = _dispatch.kernel(None, OPS_BY_NAME["sigmoid"], "forward", x.dtype)
     calls = []
     if getattr(kernel, "new", None) is not None:
-        monkeypatch.setitem(_dispatch._new, (backend, "sigmoid", "forward", "f"),
-                            lambda *a: calls.append(a) or kernel.new(*a))
+        entries = _dispatch.short_paths("new", "sigmoid", "forward")
+        monkeypatch.setitem(entries, backend, [lambda *a: calls.append(a) or kernel.new(*a),
+                                               entries[backend][1]])
     with fastact.use_backend(backend):
         fastact.sigmoid(x)
     fastact.sigmoid(x, backend=backend)
@@ -147,9 +148,8 @@ def test_row_shortest_path_gives_the_general_paths_result(backend, dtype):
                     b(ga, ya, backend=backend),
                     b(np.ones(a.shape, dtype), np.ascontiguousarray(ya, dtype), backend=backend))
         assert y.dtype == dtype and y.shape == x.shape
-        key = (backend, name, "forward", np.dtype(dtype).char)
-        assert key in _dispatch._row_loops or backend == "numpy"
-        assert key in _dispatch._new or backend != "cython"
+        assert _dispatch.short_path("row_loop", backend, name, "forward", dtype) or backend == "numpy"
+        assert _dispatch.short_path("new", backend, name, "forward", dtype) or backend != "cython"
 
 
 @pytest.mark.parametrize("backend", fastact.backends())
@@ -190,8 +190,7 @@ def test_row_out_shortest_path_gives_the_general_paths_result(backend, dtype):
             frozen.flags.writeable = False
             with pytest.raises(ValueError, match="read-only|writeable"):
                 f(x, out=frozen, backend=backend)
-        key = (backend, name, "forward", np.dtype(dtype).char)
-        assert key in _dispatch._into or backend == "numpy"
+        assert _dispatch.short_path("into", backend, name, "forward", dtype) or backend == "numpy"
 
 
 @pytest.mark.parametrize("backend", fastact.backends())
@@ -467,7 +466,7 @@ def test_out_shortest_path_gives_the_general_paths_result(backend, dtype):
             with pytest.raises(ValueError, match="out has shape"):
                 f(x, backend=backend, out=np.empty(x.size, x.dtype))
         if backend != "numpy":  # the compiled backends have such entries
-            assert (backend, op.name, "backward", np.dtype(dtype).char) in _dispatch._into
+            assert _dispatch.short_path("into", backend, op.name, "backward", dtype) is not None
 
 
 def test_backward_out_may_overlap_grad_output():
