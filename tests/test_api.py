@@ -7,6 +7,7 @@ import re
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -224,10 +225,19 @@ def test_prelu_shortest_path_gives_the_general_paths_result(backend, dtype):
             assert np.shape(grad_weight) == np.shape(weight)
             assert np.asarray(grad_weight).dtype == np.asarray(want_weight).dtype
             np.testing.assert_allclose(grad_weight, want_weight, rtol=1e-6)
+    if backend != "numpy":  # the compiled backends have such entries
+        for direction in ("forward", "backward"):
+            assert _dispatch.short_path("new", backend, "prelu", direction, dtype) is not None
     if dtype is np.float32:  # a Python float weight that overflows float32: NumPy's warning
         for _ in range(2):
             with pytest.warns(RuntimeWarning, match="overflow"):
                 fastact.prelu(x, 1e300, backend=backend)
+            with pytest.warns(RuntimeWarning, match="overflow"):
+                fastact.prelu(x, 3.4028236e38, backend=backend)  # above halfway to 2^128
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            half = np.full(4, -0.5, dtype)  # 3.4028235e38 rounds to FLT_MAX: no overflow
+            assert (fastact.prelu(half, 3.4028235e38, backend=backend) == -np.finfo(dtype).max / 2).all()
     for weight, axis, message in [(w3, 2, "channels"), (w3, 3, "axis"), (w3, -4, "axis"),
                                   (np.zeros(0, dtype), 1, "empty")]:
         for _ in range(2):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 import os
 import threading
 
@@ -224,6 +225,67 @@ class _Loops:
         from fastact._numba import prelu
 
         return _launcher(*prelu.loops(forward))
+
+    @staticmethod
+    @functools.cache
+    def new(name, T):
+        """prelu's allocate-and-run entry, new(x, weight, axis) or new(g, x, weight, axis)
+        with the public function's arguments, as the Cython backend's prelu_*_new: the
+        result for C-contiguous non-empty arrays of T and a weight the general path takes
+        unchanged, else None.  The other ops have none here (the softmax family's short path
+        calls its row loop directly)."""
+        if name not in ("prelu", "prelu_backward"):
+            return None
+        forward = name == "prelu"
+        run = _Loops.prelu(forward, T)
+        dtype = np.dtype(T)
+        # A Python float at least this large rounds to inf in T: the general path casts it
+        # with NumPy's overflow warning.  (2^128 - 2^103 lies halfway above FLT_MAX.)
+        overflows = 2.0 ** 128 - 2.0 ** 103 if dtype == np.float32 else math.inf
+
+        def weight_and_shape(x, weight, axis):
+            """(weight as a 1-D array of T, x's (outer, channels, inner) shape), or None."""
+            if type(weight) is float:
+                if abs(weight) >= overflows and weight - weight == 0:
+                    return None
+                weight = np.array((weight,), dtype)
+            elif not (type(weight) is np.ndarray and weight.dtype is dtype and weight.ndim == 1
+                      and weight.size and weight.flags.c_contiguous):
+                return None
+            if not (type(x) is np.ndarray and x.dtype is dtype and x.ndim and x.size
+                    and x.flags.c_contiguous):
+                return None
+            if weight.size == 1:
+                return weight, (1, 1, x.size)
+            if type(axis) is not int or not -x.ndim <= axis < x.ndim:
+                return None
+            axis %= x.ndim
+            if x.shape[axis] != weight.size:
+                return None
+            return weight, (math.prod(x.shape[:axis]), weight.size, math.prod(x.shape[axis + 1:]))
+
+        if forward:
+            def new(x, weight, axis):
+                found = weight_and_shape(x, weight, axis)
+                if found is None:
+                    return None
+                w, shape3 = found
+                out = np.empty_like(x)
+                run(x.size, x.reshape(shape3), w, out.reshape(shape3))
+                return out
+        else:
+            def new(g, x, weight, axis):
+                found = weight_and_shape(x, weight, axis)
+                if found is None or not (type(g) is np.ndarray and g.dtype is dtype
+                                         and g.shape == x.shape and g.flags.c_contiguous):
+                    return None
+                w, shape3 = found
+                out = np.empty_like(x)
+                grad_weight = np.empty(w.size, dtype)
+                run(x.size, g.reshape(shape3), x.reshape(shape3), w, out.reshape(shape3),
+                    grad_weight)
+                return out, (grad_weight[0] if type(weight) is float else grad_weight)
+        return new
 
 
 def warmup(ops, dtypes):
