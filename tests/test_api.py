@@ -291,6 +291,10 @@ def test_reduce_and_maxout_shortest_paths_give_the_general_paths_result(backend,
         with pytest.raises(ValueError, match="shape"):
             fastact.logsumexp_backward(np.ones((2, 3), dtype), x, np.ones((2, 4), dtype),
                                        backend=backend)
+    if backend != "numpy":  # the compiled backends have such entries
+        for name in ("logsumexp", "maxout"):
+            for direction in ("forward", "backward"):
+                assert _dispatch.short_path("new", backend, name, direction, dtype) is not None
 
 
 def test_unavailable_backend_says_why():

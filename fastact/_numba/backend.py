@@ -229,63 +229,134 @@ class _Loops:
     @staticmethod
     @functools.cache
     def new(name, T):
-        """prelu's allocate-and-run entry, new(x, weight, axis) or new(g, x, weight, axis)
-        with the public function's arguments, as the Cython backend's prelu_*_new: the
-        result for C-contiguous non-empty arrays of T and a weight the general path takes
-        unchanged, else None.  The other ops have none here (the softmax family's short path
-        calls its row loop directly)."""
-        if name not in ("prelu", "prelu_backward"):
+        """The allocate-and-run entry of prelu, maxout or logsumexp (forward or backward)
+        with the public function's arguments, under the Cython backend's ``*_new``
+        contract: the result for C-contiguous, non-empty arrays of T (the row ops along
+        the last axis), else None for the general path.  The softmax family has none: its
+        short path calls its row loop directly."""
+        base = name.removesuffix("_backward")
+        make = {"prelu": _prelu_new, "maxout": _maxout_new, "logsumexp": _logsumexp_new}.get(base)
+        return make(name == base, np.dtype(T)) if make is not None else None
+
+
+def _native(a, dtype):
+    return type(a) is np.ndarray and a.dtype is dtype and a.flags.c_contiguous
+
+
+def _rows_of(a):
+    """a as C-contiguous (rows, last axis) view."""
+    return a.reshape(-1, a.shape[-1])
+
+
+def _prelu_new(forward, dtype):
+    run = _Loops.prelu(forward, dtype.type)
+    # A Python float at least this large rounds to inf in the dtype: the general path
+    # casts it with NumPy's overflow warning.  (2^128 - 2^103 lies halfway above FLT_MAX.)
+    overflows = 2.0 ** 128 - 2.0 ** 103 if dtype == np.float32 else math.inf
+
+    def weight_and_shape(x, weight, axis):
+        """(weight as a 1-D array, x's (outer, channels, inner) shape), or None."""
+        if type(weight) is float:
+            if abs(weight) >= overflows and weight - weight == 0:
+                return None
+            weight = np.array((weight,), dtype)
+        elif not (_native(weight, dtype) and weight.ndim == 1 and weight.size):
             return None
-        forward = name == "prelu"
-        run = _Loops.prelu(forward, T)
-        dtype = np.dtype(T)
-        # A Python float at least this large rounds to inf in T: the general path casts it
-        # with NumPy's overflow warning.  (2^128 - 2^103 lies halfway above FLT_MAX.)
-        overflows = 2.0 ** 128 - 2.0 ** 103 if dtype == np.float32 else math.inf
+        if not (_native(x, dtype) and x.ndim and x.size):
+            return None
+        if weight.size == 1:
+            return weight, (1, 1, x.size)
+        if type(axis) is not int or not -x.ndim <= axis < x.ndim:
+            return None
+        axis %= x.ndim
+        if x.shape[axis] != weight.size:
+            return None
+        return weight, (math.prod(x.shape[:axis]), weight.size, math.prod(x.shape[axis + 1:]))
 
-        def weight_and_shape(x, weight, axis):
-            """(weight as a 1-D array of T, x's (outer, channels, inner) shape), or None."""
-            if type(weight) is float:
-                if abs(weight) >= overflows and weight - weight == 0:
-                    return None
-                weight = np.array((weight,), dtype)
-            elif not (type(weight) is np.ndarray and weight.dtype is dtype and weight.ndim == 1
-                      and weight.size and weight.flags.c_contiguous):
+    if forward:
+        def new(x, weight, axis):
+            found = weight_and_shape(x, weight, axis)
+            if found is None:
                 return None
-            if not (type(x) is np.ndarray and x.dtype is dtype and x.ndim and x.size
-                    and x.flags.c_contiguous):
+            w, shape3 = found
+            out = np.empty_like(x)
+            run(x.size, x.reshape(shape3), w, out.reshape(shape3))
+            return out
+    else:
+        def new(g, x, weight, axis):
+            found = weight_and_shape(x, weight, axis)
+            if found is None or not (_native(g, dtype) and g.shape == x.shape):
                 return None
-            if weight.size == 1:
-                return weight, (1, 1, x.size)
-            if type(axis) is not int or not -x.ndim <= axis < x.ndim:
-                return None
-            axis %= x.ndim
-            if x.shape[axis] != weight.size:
-                return None
-            return weight, (math.prod(x.shape[:axis]), weight.size, math.prod(x.shape[axis + 1:]))
+            w, shape3 = found
+            out = np.empty_like(x)
+            grad_weight = np.empty(w.size, dtype)
+            run(x.size, g.reshape(shape3), x.reshape(shape3), w, out.reshape(shape3),
+                grad_weight)
+            return out, (grad_weight[0] if type(weight) is float else grad_weight)
+    return new
 
-        if forward:
-            def new(x, weight, axis):
-                found = weight_and_shape(x, weight, axis)
-                if found is None:
-                    return None
-                w, shape3 = found
-                out = np.empty_like(x)
-                run(x.size, x.reshape(shape3), w, out.reshape(shape3))
-                return out
-        else:
-            def new(g, x, weight, axis):
-                found = weight_and_shape(x, weight, axis)
-                if found is None or not (type(g) is np.ndarray and g.dtype is dtype
-                                         and g.shape == x.shape and g.flags.c_contiguous):
-                    return None
-                w, shape3 = found
-                out = np.empty_like(x)
-                grad_weight = np.empty(w.size, dtype)
-                run(x.size, g.reshape(shape3), x.reshape(shape3), w, out.reshape(shape3),
-                    grad_weight)
-                return out, (grad_weight[0] if type(weight) is float else grad_weight)
-        return new
+
+def _maxout_new(forward, dtype):
+    def groups_of(x, pieces, axis):
+        """maxout(x)'s last axis, or 0 where the general path must take the call."""
+        if (_native(x, dtype) and x.ndim and x.size and type(pieces) is int and pieces >= 1
+                and type(axis) is int and axis == -1 and x.shape[-1] % pieces == 0):
+            return x.shape[-1] // pieces
+        return 0
+
+    if forward:
+        run = _Loops.rows("maxout", 1, dtype.type)
+
+        def new(x, pieces, axis):
+            groups = groups_of(x, pieces, axis)
+            if not groups:
+                return None
+            out = np.empty(x.shape[:-1] + (groups,), dtype)
+            run(out.size, _rows_of(x), _rows_of(out), pieces)
+            return out
+    else:
+        run = _Loops.rows("maxout_backward", 2, dtype.type)
+
+        def new(g, x, pieces, axis):
+            groups = groups_of(x, pieces, axis)
+            if not (groups and _native(g, dtype) and g.shape == x.shape[:-1] + (groups,)):
+                return None
+            out = np.empty_like(x)
+            run(out.size, _rows_of(g), _rows_of(x), _rows_of(out), pieces)
+            return out
+    return new
+
+
+def _logsumexp_new(forward, dtype):
+    def reduced_shape(x, axis, keepdims):
+        """logsumexp(x)'s shape, or None where the general path must take the call."""
+        if (_native(x, dtype) and x.ndim and x.size and type(axis) is int and axis == -1
+                and type(keepdims) is bool):
+            return x.shape[:-1] + (1,) if keepdims else x.shape[:-1]
+        return None
+
+    if forward:
+        run = _Loops.reduce("logsumexp", dtype.type)
+
+        def new(x, axis, keepdims):
+            shape = reduced_shape(x, axis, keepdims)
+            if shape is None:
+                return None
+            out = np.empty(shape, dtype)
+            run(x.size, _rows_of(x), out.reshape(-1))
+            return out if out.ndim else out[()]
+    else:
+        run = _Loops.rows("logsumexp_backward", 3, dtype.type)
+
+        def new(g, x, y, axis, keepdims):
+            shape = reduced_shape(x, axis, keepdims)
+            if not (shape is not None and _native(g, dtype) and g.shape == shape
+                    and _native(y, dtype) and y.shape == shape):
+                return None
+            out = np.empty_like(x)
+            run(x.size, g.reshape(-1), _rows_of(x), y.reshape(-1), _rows_of(out))
+            return out
+    return new
 
 
 def warmup(ops, dtypes):
