@@ -22,6 +22,7 @@ supplies its loops.  A backend's ``loops`` object has:
                                   C-contiguous T and the call needs no layout work (row
                                   ops: along the last axis), else None.  The softmax
                                   family's takes the arrays only (axis -1 checked before).
+                                  new(name, T) itself is None for ops without such an entry.
 ``into(name, T)`` (optional, the softmax family) -> into(*arrays, out): out holding the
                                   result along the last axis, or None as elementwise_into
 
