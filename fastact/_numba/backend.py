@@ -265,13 +265,13 @@ def _prelu_new(forward, dtype):
         if not (_native(x, dtype) and x.ndim and x.size):
             return None
         if weight.size == 1:
-            return weight, (1, 1, x.size)
+            return weight, _layout._channel_shape(x.shape, None)
         if type(axis) is not int or not -x.ndim <= axis < x.ndim:
             return None
         axis %= x.ndim
         if x.shape[axis] != weight.size:
             return None
-        return weight, (math.prod(x.shape[:axis]), weight.size, math.prod(x.shape[axis + 1:]))
+        return weight, _layout._channel_shape(x.shape, axis)
 
     if forward:
         def new(x, weight, axis):
