@@ -165,7 +165,8 @@ def test_torch_step(benchmark, setups, threads, what, which):
         benchmark.extra_info.update(backend=backend_in_use(), threads=threads,
                                     torch=torch.__version__, batch=BATCH, width=WIDTH)
         benchmark.pedantic(run, rounds=9, iterations=1, warmup_rounds=1)
-        _medians[(threads, what, which)] = benchmark.stats.stats.median
+        if benchmark.stats is not None:  # None under --benchmark-disable
+            _medians[(threads, what, which)] = benchmark.stats.stats.median
     finally:
         torch.set_num_threads(previous)
 

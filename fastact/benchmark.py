@@ -15,6 +15,7 @@ Protocol (the default): float32, contiguous, 2^10, 2^16 and 2^22 elements, rows 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -71,11 +72,10 @@ class Case:
         fn = getattr(fastact, self.label.split("[")[0])
         params = dict(self.params, backend=backend)
         if not out:
-            return lambda: fn(*arrays, **params)
+            return direct_call(fn, arrays, params)
         result = fn(*arrays, **params)
         result = result[0] if isinstance(result, tuple) else result
-        target = np.empty_like(np.asarray(result))
-        return lambda: fn(*arrays, **params, out=target)
+        return direct_call(fn, arrays, dict(params, out=np.empty_like(np.asarray(result))))
 
     def bytes(self, arrays) -> int:
         import fastact
@@ -127,6 +127,17 @@ def _backward_label(label):
     return f"{name}_backward" + (f"[{rest}" if rest else "")
 
 
+def direct_call(fn, args, kwargs=None):
+    """A no-argument callable calling ``fn(*args, **kwargs)`` as a user writes the call,
+    with the arguments spelled out: unpacking them at each call (``fn(*a, **k)``) cost
+    0.15 us of a 0.5 us call of 1024 elements, for fastact and the peers alike."""
+    kwargs = kwargs or {}
+    names = [f"_a{i}" for i in range(len(args))]
+    spelled = ", ".join(names + [f"{k}=_k_{k}" for k in kwargs])
+    scope = {"_fn": fn, **dict(zip(names, args)), **{f"_k_{k}": v for k, v in kwargs.items()}}
+    return eval(f"lambda: _fn({spelled})", scope)
+
+
 # --- the peers ----------------------------------------------------------------------
 
 def _torch_functions(case: Case):
@@ -137,13 +148,15 @@ def _torch_functions(case: Case):
     from fastact.catalogue import SELU_ALPHA, SELU_SCALE
 
     aten = torch.ops.aten
+    # prelu's weight, made once per dtype: a tensor made in each call timed torch.tensor too
+    weight = functools.cache(lambda dtype: torch.tensor([0.25], dtype=dtype))
     p = case.params
     name = case.op.name
     dim = p.get("axis", -1)
     forward = {
         "relu": lambda x: F.relu(x),
         "leaky_relu": lambda x: F.leaky_relu(x, p.get("negative_slope", 0.01)),
-        "prelu": lambda x: F.prelu(x, torch.tensor([0.25], dtype=x.dtype)),
+        "prelu": lambda x: F.prelu(x, weight(x.dtype)),
         "elu": lambda x: F.elu(x, p.get("alpha", 1.0)),
         "selu": lambda x: F.selu(x),
         "celu": lambda x: F.celu(x, p.get("alpha", 1.0)),
@@ -167,8 +180,7 @@ def _torch_functions(case: Case):
         "relu": lambda g, x: aten.threshold_backward(g, x, 0),
         "leaky_relu": lambda g, x: aten.leaky_relu_backward(g, x, p.get("negative_slope", 0.01),
                                                             False),
-        "prelu": lambda g, x: aten._prelu_kernel_backward(g, x, torch.tensor([0.25],
-                                                                             dtype=x.dtype)),
+        "prelu": lambda g, x: aten._prelu_kernel_backward(g, x, weight(x.dtype)),
         "elu": lambda g, x: aten.elu_backward(g, alpha, 1, 1, False, x),
         "selu": lambda g, x: aten.elu_backward(g, SELU_ALPHA, SELU_SCALE, 1, False, x),
         "celu": lambda g, x: aten.elu_backward(g, alpha, 1, 1 / alpha, False, x),
@@ -257,7 +269,7 @@ def peer_callable(peer: str, case: Case, arrays):
         if f is None:
             return None
         tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
-        return lambda: f(*tensors)
+        return direct_call(f, tensors)
     if peer == "jax":
         import jax
 
