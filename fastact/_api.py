@@ -263,21 +263,17 @@ _ROWS_FAST_PATH = """\
         if d is _F32 or d is _F64:
             b = %s
             if out is not None:
-                entries = _into.get(b)
-                if entries is not None:
-                    into = entries[d is _F64]
-                    if into is not None and into({arrays}, out) is not None:
-                        return out
+                into = _into.get(b, _none)[d is _F64]
+                if into is not None and into({arrays}, out) is not None:
+                    return out
             else:
-                entries = _new.get(b)
-                new = entries[d is _F64] if entries is not None else None
+                new = _new.get(b, _none)[d is _F64]
                 if new is not None:
                     r = new({arrays})
                     if r is not None:
                         return r
                 elif {x}.ndim and {x}.size and {x}.flags.c_contiguous{shape_check}:
-                    entries = _row_loops.get(b)
-                    loop = entries[d is _F64] if entries is not None else None
+                    loop = _row_loops.get(b, _none)[d is _F64]
                     if loop is not None:
                         r = _empty({x}.shape, d)
                         n = {x}.shape[-1]
@@ -289,8 +285,7 @@ _NEW_FAST_PATH = """\
     if out is None and type({x}) is _ndarray:
         d = {x}.dtype
         if d is _F32 or d is _F64:
-            entries = _new.get(%s)
-            new = entries[d is _F64] if entries is not None else None
+            new = _new.get(%s, _none)[d is _F64]
             if new is not None:
                 r = new({arguments})
                 if r is not None:
@@ -303,19 +298,15 @@ _FAST_PATH = """\
         if (d is _F32 or d is _F64){shape_check}:
             b = %s
             if out is None:
-                entries = _new.get(b)
-                if entries is not None:
-                    new = entries[d is _F64]
-                    if new is not None:
-                        r = new({arrays})
-                        if r is not None:
-                            return r if r.ndim else r[()]
+                new = _new.get(b, _none)[d is _F64]
+                if new is not None:
+                    r = new({arrays})
+                    if r is not None:
+                        return r if r.ndim else r[()]
             elif type(out) is _ndarray and out.dtype is d:
-                entries = _into.get(b)
-                if entries is not None:
-                    into = entries[d is _F64]
-                    if into is not None and into({arrays_out}) is not None:
-                        return out
+                into = _into.get(b, _none)[d is _F64]
+                if into is not None and into({arrays_out}) is not None:
+                    return out
 """ % _BACKEND
 
 
@@ -362,7 +353,7 @@ def make_functions(op: Op) -> dict:
             direction = "backward" if backward else "forward"
             namespace = {"run": run, "run_elementwise": run_elementwise, "_op": op,
                          "_ndarray": np.ndarray, "_F32": _FLOAT32, "_F64": _FLOAT64,
-                         "_empty": np.empty, "_valid": _VALID.get(op.name),
+                         "_empty": np.empty, "_valid": _VALID.get(op.name), "_none": (None, None),
                          "_override": _dispatch._override, "_state": _dispatch,
                          "_new": _dispatch.short_paths("new", op.name, direction),
                          "_into": _dispatch.short_paths("into", op.name, direction),

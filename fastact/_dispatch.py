@@ -157,8 +157,8 @@ def short_paths(kind: str, op_name: str, direction: str) -> dict:
 
 def short_path(kind: str, backend: str, op_name: str, direction: str, dtype):
     """One shortest-path entry, or None where there is none (yet)."""
-    entries = _short[kind].get((op_name, direction), {}).get(backend)
-    return None if entries is None else entries[np.dtype(dtype) == np.float64]
+    return _short[kind].get((op_name, direction), {}).get(backend, (None, None))[
+        np.dtype(dtype) == np.float64]
 
 
 def kernel(backend: str | None, op: Op, direction: str, dtype: np.dtype):

@@ -189,8 +189,8 @@ class _Loops:
         overlap = np.may_share_memory
 
         def fits(a, out):
-            return (type(a) is np.ndarray and a.dtype is dtype and a.shape == out.shape
-                    and a.flags.c_contiguous and (out is a or not overlap(out, a)))
+            return (_native(a, dtype) and a.shape == out.shape
+                    and (out is a or not overlap(out, a)))
 
         def ready(x, out):
             return (x.ndim and x.size and type(out) is np.ndarray and out.dtype is dtype
@@ -240,6 +240,7 @@ class _Loops:
 
 
 def _native(a, dtype):
+    """a is a C-contiguous ndarray of dtype (NumPy's own dtype object, so native byte order)."""
     return type(a) is np.ndarray and a.dtype is dtype and a.flags.c_contiguous
 
 
