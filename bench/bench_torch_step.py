@@ -58,7 +58,7 @@ THREADS = sorted({1, usable_cores()})
 def backend_in_use() -> str:
     """The backend fastact's kernels resolve to here ('auto' names the one it picks)."""
     name = fastact.get_backend()
-    return _dispatch._resolve(name, fastact.OPS[0]) + (" (auto)" if name == "auto" else "")
+    return _dispatch.resolve(name) + (" (auto)" if name == "auto" else "")
 
 
 # name -> (the torch.nn module, its torch.nn.functional form, fastact.torch's form)

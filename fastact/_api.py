@@ -1,201 +1,114 @@
-"""The public functions, generated from the op table.
+"""The public functions: check the call, then run the backend's ufunc.
 
-``fastact.<op>(x, <params>, *, out=None, backend=None)`` and
-``fastact.<op>_backward(grad_output, <saved>, <params>, *, out=None, backend=None)``
-are real Python functions with real signatures (generated from source text, as
-``collections.namedtuple`` does) that call :func:`run`, which validates the
-call, lays out the arrays and runs the backend's kernel.
+Every function here is ordinary source, one per op direction, whose body names the
+kernel it runs.  The path from ``fastact.gelu(x)`` to the kernel is:
+
+1. ``gelu`` checks ``approximate`` and picks the ufunc 'gelu' or 'gelu_tanh';
+2. :func:`_elementwise` checks the arrays (dtype, shapes, ``out``) and asks
+   :mod:`fastact._dispatch` for the backend in effect;
+3. the backend's NumPy ufunc runs (``fastact.ufuncs``), or for backend 'numpy'
+   the reference function (``fastact.reference``).
+
+Every check lives in :mod:`fastact._validate` and runs on every call, so a call
+behaves the same whether or not an earlier one has warmed anything up.  The
+signatures and docstrings agree with the op table (``fastact.catalogue``): the
+docstrings are made from it, and ``tests/test_api.py`` checks the signatures.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from fastact import _dispatch
+from fastact import _dispatch, reference
 from fastact import _validate as v
-from fastact.catalogue import OPS, REQUIRED, Op
+from fastact.catalogue import OPS_BY_NAME, REQUIRED, Op
 
-# kinds whose kernels may write their output over an identical input
-_IN_PLACE_KINDS = ("elementwise", "prelu", "rows")
+_ndarray = np.ndarray
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+
+
+# ---------------------------------------------------------------- the runners
+
+def _checked_params(fname: str, op: Op, values: tuple, x) -> list:
+    return [v.check_param(fname, p, value, x) for p, value in zip(op.params, values)]
+
+
+def _elementwise(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, params: list,
+                 out, backend):
+    """Run elementwise ``kernel`` on ``arrays`` (x; or grad_output and x or y) with the
+    op's checked scalar ``params``."""
+    compiled = _dispatch.module(backend)
+    x = arrays[-1]
+    if (compiled is not None and out is None and type(x) is _ndarray
+            and (x.dtype is _F32 or x.dtype is _F64)
+            and (len(arrays) == 1 or (type(arrays[0]) is _ndarray and arrays[0].dtype is x.dtype
+                                      and arrays[0].shape == x.shape))):
+        # the common case: native float arrays of one dtype, a new result
+        if x.dtype is _F32 and params:
+            params = [v.fit_param(fname, p, value, _F32) for p, value in zip(op.params, params)]
+        return compiled.ufunc(kernel, x.size)(*arrays, *params)
+    arrays = [v.as_float_array(a, fname, name) for name, a in zip(names, arrays)]
+    if len(arrays) == 2:
+        v.check_same_shape(fname, arrays[0], names[1], arrays[1])
+    dtype = v.result_dtype(arrays)
+    return _run(fname, op, kernel, arrays, params, dtype, arrays[-1].shape, out, compiled, {})
+
+
+def _run(fname, op, kernel, arrays, params, dtype, shape, out, compiled, core: dict,
+         reference_call=None):
+    """Run ``kernel`` for a result of ``dtype`` and ``shape``: the compiled backend's ufunc
+    with ``core`` (axis=, axes=, keepdims=), or the reference."""
+    compute = v.compute_dtype(dtype)  # float16 is computed in float32
+    params = [v.fit_param(fname, p, value, compute) for p, value in zip(op.params, params)]
+    if out is not None:
+        v.check_out(fname, out, shape, dtype)
+    if compiled is None:
+        call = reference_call or _REFERENCE_KERNELS.get(kernel) or getattr(reference, kernel)
+        found = np.asarray(call(*arrays, *params))
+        if found.dtype is not dtype:  # NumPy's own dtype object, as every result carries
+            found = found.astype(dtype)
+        if out is None:
+            return found[()] if found.ndim == 0 else found
+        np.copyto(out, found, casting="same_kind")
+        return out
+    # Allocated here, not by the ufunc: the result then carries NumPy's own dtype object
+    # (the ufunc may make an equal one for byte-swapped input), float16 results are cast
+    # into it, and maxout's gufunc learns its output length (m) from it.
+    target = np.empty(shape, dtype) if out is None else out
+    size = max(getattr(a, "size", 1) for a in arrays)  # what the threads split
+    result = compiled.ufunc(kernel, size)(*arrays, *params, out=target, dtype=compute, **core)
+    if out is None and result.ndim == 0 and type(result) is _ndarray:
+        return result[()]
+    return result
+
+
+# The reference functions of the ufuncs that have no function of their own name there.
+_REFERENCE_KERNELS = {
+    "gelu_tanh": lambda x: reference.gelu(x, "tanh"),
+    "gelu_tanh_backward": lambda g, x: reference.gelu_backward(g, x, "tanh"),
+}
+
+
+def _rows(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, axis, out, backend):
+    """The softmax family: the gufunc (n)->(n) or (n),(n)->(n) along ``axis``."""
+    compiled = _dispatch.module(backend)
+    arrays = [v.as_float_array(a, fname, name) for name, a in zip(names, arrays)]
+    axis = v.check_param(fname, op.params[0], axis, arrays[-1])
+    if len(arrays) == 2:
+        v.check_same_shape(fname, arrays[0], names[1], arrays[1])
+    dtype = v.result_dtype(arrays)
+    return _run(fname, op, kernel, arrays, [], dtype, arrays[-1].shape, out, compiled,
+                {"axis": axis}, lambda *a: getattr(reference, kernel)(*a, axis=axis))
 
 
 def _reduced_shape(shape, axis, keepdims):
-    if keepdims:
-        return shape[:axis] + (1,) + shape[axis + 1:]
-    return shape[:axis] + shape[axis + 1:]
+    return shape[:axis] + ((1,) if keepdims else ()) + shape[axis + 1:]
 
 
-def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
-    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
-            and a.strides == b.strides and a.shape == b.shape and a.dtype == b.dtype)
-
-
-def _to_last(a: np.ndarray, axis: int) -> np.ndarray:
-    """a with ``axis`` moved last (np.moveaxis costs microseconds even when it is already)."""
-    return a if axis == a.ndim - 1 else np.moveaxis(a, axis, -1)
-
-
-_FLOAT32 = np.dtype(np.float32)
-_FLOAT64 = np.dtype(np.float64)
-
-
-def run_elementwise(op: Op, backward: bool, fname: str, named_arrays: tuple, raw_params: tuple,
-                    out, backend):
-    """The common case, with less to check: an elementwise op on native float32/float64
-    ndarrays of one dtype and shape, with no ``out``.  Anything else goes to :func:`run`.
-    """
-    x = named_arrays[-1][1]
-    if out is None and type(x) is np.ndarray:
-        dtype = x.dtype
-        if dtype is _FLOAT32 or dtype is _FLOAT64:
-            if backward:
-                g = named_arrays[0][1]
-                if not (type(g) is np.ndarray and g.dtype is dtype and g.shape == x.shape):
-                    return run(op, backward, fname, named_arrays, raw_params, out, backend)
-                arrays = (g, x)
-            else:
-                arrays = (x,)
-            params = [v.check_param(fname, p, value, x)
-                      for p, value in zip(op.params, raw_params)] if raw_params else ()
-            valid = _VALID.get(op.name)
-            if (valid is not None and len(valid) < 256
-                    and all(type(r) is float or type(r) is str for r in raw_params)):
-                # checked: the shortest path may take these values (one alone, not a tuple)
-                valid.add(raw_params if len(raw_params) > 1 else raw_params[0])
-            k = _dispatch.kernel(backend, op, "backward" if backward else "forward", dtype)
-            new = getattr(k, "new", None)  # compiled backends' allocate-and-run path
-            result = new(*arrays, *params) if new is not None else None
-            if result is None:
-                result = np.empty_like(x)
-                k(*arrays, result, *params)
-            return result if result.ndim else result[()]
-    return run(op, backward, fname, named_arrays, raw_params, out, backend)
-
-
-def run(op: Op, backward: bool, fname: str, named_arrays: tuple, raw_params: tuple, out, backend):
-    """Validate one call of ``fname``, run its kernel, return the result."""
-    arrays = [v.as_float_array(value, fname, name) for name, value in named_arrays]
-    names = [name for name, _ in named_arrays]
-    params = dict(zip((p.name for p in op.params), raw_params))
-    primary = arrays[1] if backward else arrays[0]  # the forward input (or output y)
-
-    weight = None
-    dtype_arrays = arrays
-    if op.kind == "prelu":
-        weight = v.as_float_array(params["weight"], fname, "weight")
-        if weight.size == 0:
-            raise ValueError(f"{fname}: weight is empty; it needs 1 value or one per channel")
-        # A Python number is a weak scalar, as in NumPy: it does not widen x.
-        if type(params["weight"]) not in (int, float):
-            dtype_arrays = arrays + [weight]
-    dtype = v.result_dtype(dtype_arrays)
-    cdtype = v.compute_dtype(dtype)
-
-    # Parameters, normalised (axis made non-negative, checked against the input).
-    kernel_params = []
-    axis = None
-    for p in op.params:
-        if p.check == "weight":
-            continue
-        if op.kind == "prelu" and p.name == "axis":
-            axis = v.check_weight(fname, weight, primary, params["axis"], p)
-            kernel_params.append(axis)
-            continue
-        value = v.check_param(fname, p, params[p.name], primary)
-        params[p.name] = value
-        if p.name == "axis":
-            axis = value
-        elif p.name != "keepdims":
-            kernel_params.append(value)
-    if op.kind == "maxout":
-        v.check_pieces_divide(fname, primary, params["pieces"], axis)
-
-    # Shapes: what the result is, and what grad_output must be.
-    x_shape = primary.shape
-    if op.kind == "reduce":
-        y_shape = _reduced_shape(x_shape, axis, params["keepdims"])
-    elif op.kind == "maxout":
-        y_shape = x_shape[:axis] + (x_shape[axis] // params["pieces"],) + x_shape[axis + 1:]
-    else:
-        y_shape = x_shape
-    if backward:
-        if op.kind == "reduce":
-            if arrays[2].shape != y_shape:
-                raise ValueError(
-                    f"{fname}: y has shape {arrays[2].shape} but logsumexp of x with shape "
-                    f"{x_shape} along axis {axis} has shape {y_shape}")
-            v.check_same_shape(fname, arrays[0], "y", arrays[2])
-        elif op.kind == "maxout":
-            if arrays[0].shape != y_shape:
-                raise ValueError(
-                    f"{fname}: grad_output has shape {arrays[0].shape} but maxout of x with "
-                    f"shape {x_shape} has shape {y_shape}; they must be equal")
-        else:
-            v.check_same_shape(fname, arrays[0], names[1], arrays[1])
-        shape = x_shape
-    else:
-        shape = y_shape
-    if out is not None:
-        v.check_out(fname, out, shape, dtype)
-
-    arrays = [v.to_dtype(a, cdtype) for a in arrays]
-    if weight is not None:
-        weight = v.to_dtype(weight, cdtype).reshape(-1)
-        arrays_read = arrays + [weight]
-    else:
-        arrays_read = arrays
-
-    # Write straight into out unless it overlaps an input in a way the kernel
-    # cannot handle, or the result is float16 (computed in float32).
-    direct = out is not None and cdtype == dtype
-    if direct:
-        for a in arrays_read:
-            if np.may_share_memory(out, a) and not (
-                    op.kind in _IN_PLACE_KINDS and _same_view(out, a)):
-                direct = False
-                break
-    result = out if direct else np.empty(shape, cdtype)
-
-    # Layout: row kernels work along the last axis; reduced arrays lack it.
-    kernel_out = result
-    if op.kind in ("rows", "maxout"):
-        arrays = [_to_last(a, axis) for a in arrays]
-        kernel_out = _to_last(result, axis)
-    elif op.kind == "reduce":
-        def reduced(a):
-            return np.squeeze(a, axis) if params["keepdims"] else a
-        if backward:
-            grad_output, x, y = arrays
-            arrays = [reduced(grad_output), _to_last(x, axis), reduced(y)]
-            kernel_out = _to_last(result, axis)
-        else:
-            arrays = [_to_last(arrays[0], axis)]
-            kernel_out = reduced(result)
-
-    k = _dispatch.kernel(backend, op, "backward" if backward else "forward", cdtype)
-    if op.kind == "prelu":
-        returned = k(*arrays, weight, kernel_out, axis)
-    else:
-        returned = k(*arrays, kernel_out, *kernel_params)
-
-    if out is not None:
-        if result is not out:
-            np.copyto(out, result, casting="same_kind")
-        final = out
-    else:
-        final = result if cdtype == dtype else result.astype(dtype)
-        if final.ndim == 0:
-            final = final[()]
-    if op.kind == "prelu" and backward:
-        grad_weight = np.asarray(returned).astype(dtype, copy=False).reshape(np.shape(params["weight"]))
-        return final, (grad_weight[()] if grad_weight.ndim == 0 else grad_weight)
-    return final
-
-
-def _param_source(op: Op) -> str:
-    return ", ".join(p.name if p.default is REQUIRED else f"{p.name}={p.default!r}"
-                     for p in op.params)
-
+# ---------------------------------------------------------------- docstrings
 
 def _docstring(op: Op, fname: str, backward: bool) -> str:
     """The docstring of a public function, assembled from the op's table entry."""
@@ -234,139 +147,360 @@ def _docstring(op: Op, fname: str, backward: bool) -> str:
     return "\n".join(lines)
 
 
-# Calls on small arrays are dominated by Python overhead, so elementwise ops first try
-# the shortest path: native float32/float64 ndarrays, parameters that passed their checks
-# before, a kernel already looked up for this backend and dtype (by an earlier call
-# through run_elementwise), and its compiled allocate-and-run entry, or with out= its
-# compiled fill-out entry (both return None for layouts they do not take, and the
-# fill-out one also when out overlaps an input other than itself).
-# prelu, maxout and logsumexp: the compiled allocate-and-run entry, which takes the
-# arrays and parameters as given and returns None for anything it leaves to the general
-# path (a weight other than a Python float or a 1-D array of x's dtype, an axis other
-# than the last for the row ops, ...).
-# The same for the softmax family along the last axis: the compiled allocate-and-run
-# entry (with out=, the fill-out one), or where the backend has none, C-contiguous rows
-# straight to its compiled row loop, which these ops' kernels register (fastact._layout).
-# per elementwise op with parameters: the raw parameter values that passed the checks (a
-# tuple of them, or the value itself for an op with one parameter)
-_VALID: dict = {op.name: set() for op in OPS
-                if op.kind == "elementwise" and op.params
-                and all(p.check in ("real", "nonzero", "positive", "not_nan", "choice")
-                        for p in op.params)}
-
-# The backend in effect, as _dispatch.get_backend() has it, inlined (a call costs 40 ns).
-_BACKEND = "(backend if backend is not None else (_override.get() or _state._default))"
-
-_ROWS_FAST_PATH = """\
-    if type({x}) is _ndarray and axis == -1:
-        d = {x}.dtype
-        if d is _F32 or d is _F64:
-            b = %s
-            if out is not None:
-                into = _into.get(b, _none)[d is _F64]
-                if into is not None and into({arrays}, out) is not None:
-                    return out
-            else:
-                new = _new.get(b, _none)[d is _F64]
-                if new is not None:
-                    r = new({arrays})
-                    if r is not None:
-                        return r
-                elif {x}.ndim and {x}.size and {x}.flags.c_contiguous{shape_check}:
-                    loop = _row_loops.get(b, _none)[d is _F64]
-                    if loop is not None:
-                        r = _empty({x}.shape, d)
-                        n = {x}.shape[-1]
-                        loop({x}.size, {rows}, r.reshape(-1, n))
-                        return r
-""" % _BACKEND
-
-_NEW_FAST_PATH = """\
-    if out is None and type({x}) is _ndarray:
-        d = {x}.dtype
-        if d is _F32 or d is _F64:
-            new = _new.get(%s, _none)[d is _F64]
-            if new is not None:
-                r = new({arguments})
-                if r is not None:
-                    return r
-""" % _BACKEND
-
-_FAST_PATH = """\
-    if type({x}) is _ndarray{params_check}:
-        d = {x}.dtype
-        if (d is _F32 or d is _F64){shape_check}:
-            b = %s
-            if out is None:
-                new = _new.get(b, _none)[d is _F64]
-                if new is not None:
-                    r = new({arrays})
-                    if r is not None:
-                        return r if r.ndim else r[()]
-            elif type(out) is _ndarray and out.dtype is d:
-                into = _into.get(b, _none)[d is _F64]
-                if into is not None and into({arrays_out}) is not None:
-                    return out
-""" % _BACKEND
+def _documented(op_name: str):
+    """Give a public function its docstring from the op table (its name says which
+    direction and, for swish, which alias)."""
+    def decorate(fn):
+        backward = fn.__name__.endswith("_backward")
+        fn.__doc__ = _docstring(OPS_BY_NAME[op_name], fn.__name__.removesuffix("_backward"),
+                                backward)
+        fn.__module__ = "fastact"
+        return fn
+    return decorate
 
 
-def make_functions(op: Op) -> dict:
-    """The forward and backward public functions of ``op`` (and of its aliases)."""
-    functions = {}
-    params = _param_source(op)
-    values = "".join(f"{p.name}, " for p in op.params)
-    for fname in (op.name,) + op.aliases:
-        for backward in (False, True):
-            arrays = ("grad_output",) + op.saved if backward else ("x",)
-            name = fname + ("_backward" if backward else "")
-            named = "".join(f"({a!r}, {a}), " for a in arrays)
-            signature = ", ".join(arrays + ((params,) if params else ()))
-            runner = "run_elementwise" if op.kind == "elementwise" else "run"
-            shape_check = (f" and type({arrays[0]}) is _ndarray and {arrays[0]}.dtype is d"
-                           f" and {arrays[0]}.shape == {arrays[-1]}.shape") if backward else ""
-            fast = ""
-            if op.kind == "elementwise":
-                names = [p.name for p in op.params]
-                # parameters already validated (as these exact floats or strings) by an
-                # earlier call: their checks do not depend on x
-                params_check = "".join(f" and type({n}) is {'str' if p.check == 'choice' else 'float'}"
-                                       for n, p in zip(names, op.params))
-                if names:
-                    params_check += (f" and ({', '.join(names)}) in _valid" if len(names) > 1
-                                     else f" and {names[0]} in _valid")
-                taken = arrays[-2:] if backward else arrays
-                fast = _FAST_PATH.format(
-                    arrays=", ".join(taken + tuple(names)),
-                    arrays_out=", ".join(taken + ("out",) + tuple(names)),
-                    shape_check=shape_check, x=arrays[-1], params_check=params_check)
-            elif op.kind in ("prelu", "maxout", "reduce"):
-                fast = _NEW_FAST_PATH.format(arguments=", ".join(arrays + tuple(
-                    p.name for p in op.params)), x=arrays[-1])
-            elif op.kind == "rows":
-                fast = _ROWS_FAST_PATH.format(
-                    arrays=", ".join(arrays), rows=", ".join(f"{a}.reshape(-1, n)" for a in arrays),
-                    shape_check=shape_check + (f" and {arrays[0]}.flags.c_contiguous"
-                                               if backward else ""), x=arrays[-1])
-            source = (f"def {name}({signature}, *, out=None, backend=None):\n{fast}"
-                      f"    return {runner}(_op, {backward}, {name!r}, ({named}), ({values}), out,"
-                      f" backend)\n")
-            direction = "backward" if backward else "forward"
-            namespace = {"run": run, "run_elementwise": run_elementwise, "_op": op,
-                         "_ndarray": np.ndarray, "_F32": _FLOAT32, "_F64": _FLOAT64,
-                         "_empty": np.empty, "_valid": _VALID.get(op.name), "_none": (None, None),
-                         "_override": _dispatch._override, "_state": _dispatch,
-                         "_new": _dispatch.short_paths("new", op.name, direction),
-                         "_into": _dispatch.short_paths("into", op.name, direction),
-                         "_row_loops": _dispatch.short_paths("row_loop", op.name, direction)}
-            exec(compile(source, f"<fastact.{name}>", "exec"), namespace)
-            fn = namespace[name]
-            fn.__module__ = "fastact"
-            fn.__qualname__ = name
-            fn.__doc__ = _docstring(op, fname, backward)
-            functions[name] = fn
-    return functions
+# ---------------------------------------------------------------- relu family
+
+_RELU = OPS_BY_NAME["relu"]
+_LEAKY_RELU = OPS_BY_NAME["leaky_relu"]
+_PRELU = OPS_BY_NAME["prelu"]
+_ELU = OPS_BY_NAME["elu"]
+_SELU = OPS_BY_NAME["selu"]
+_CELU = OPS_BY_NAME["celu"]
+_GELU = OPS_BY_NAME["gelu"]
+_SIGMOID = OPS_BY_NAME["sigmoid"]
+_TANH = OPS_BY_NAME["tanh"]
+_SILU = OPS_BY_NAME["silu"]
+_SOFTPLUS = OPS_BY_NAME["softplus"]
+_MISH = OPS_BY_NAME["mish"]
+_HARDSIGMOID = OPS_BY_NAME["hardsigmoid"]
+_HARDSWISH = OPS_BY_NAME["hardswish"]
+_SOFTMAX = OPS_BY_NAME["softmax"]
+_LOG_SOFTMAX = OPS_BY_NAME["log_softmax"]
+_LOGSUMEXP = OPS_BY_NAME["logsumexp"]
+_MAXOUT = OPS_BY_NAME["maxout"]
+_X = ("x",)
+_GX = ("grad_output", "x")
+_GY = ("grad_output", "y")
 
 
-FUNCTIONS: dict = {}
-for _op in OPS:
-    FUNCTIONS.update(make_functions(_op))
+@_documented("relu")
+def relu(x, *, out=None, backend=None):
+    return _elementwise("relu", _RELU, "relu", _X, (x,), [], out, backend)
+
+
+@_documented("relu")
+def relu_backward(grad_output, x, *, out=None, backend=None):
+    return _elementwise("relu_backward", _RELU, "relu_backward", _GX, (grad_output, x), [],
+                        out, backend)
+
+
+@_documented("leaky_relu")
+def leaky_relu(x, negative_slope=0.01, *, out=None, backend=None):
+    params = _checked_params("leaky_relu", _LEAKY_RELU, (negative_slope,), x)
+    return _elementwise("leaky_relu", _LEAKY_RELU, "leaky_relu", _X, (x,), params, out, backend)
+
+
+@_documented("leaky_relu")
+def leaky_relu_backward(grad_output, x, negative_slope=0.01, *, out=None, backend=None):
+    params = _checked_params("leaky_relu_backward", _LEAKY_RELU, (negative_slope,), x)
+    return _elementwise("leaky_relu_backward", _LEAKY_RELU, "leaky_relu_backward", _GX,
+                        (grad_output, x), params, out, backend)
+
+
+def _prelu_weight(fname: str, x, weight, axis):
+    """x and weight as arrays, the channel axis (None for one weight value), and the
+    weight's operand for the leaky_relu ufuncs: a Python number as given (a weak scalar
+    that does not widen x, as in NumPy), else the array shaped to broadcast along axis."""
+    x = v.as_float_array(x, fname, "x")
+    weights = v.as_float_array(weight, fname, "weight")
+    if weights.size == 0 and not (x.ndim and x.size == 0):
+        raise ValueError(f"{fname}: weight is empty; it needs 1 value or one per channel")
+    axis = v.check_weight(fname, weights, x, axis, _PRELU.params[1])
+    if type(weight) in (int, float):
+        operand = weight
+    elif axis is None:
+        operand = weights.reshape(())
+    else:
+        operand = weights.reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    return x, weights, axis, operand
+
+
+@_documented("prelu")
+def prelu(x, weight, axis=1, *, out=None, backend=None):
+    x, weights, axis, operand = _prelu_weight("prelu", x, weight, axis)
+    dtype = v.result_dtype([x] if type(weight) in (int, float) else [x, weights])
+    return _run("prelu", _PRELU, "leaky_relu", [x, operand], [], dtype, x.shape, out,
+                _dispatch.module(backend), {},
+                lambda x, w: reference.prelu(x, weights, 0 if axis is None else axis))
+
+
+@_documented("prelu")
+def prelu_backward(grad_output, x, weight, axis=1, *, out=None, backend=None):
+    """(grad_input, grad_weight); see fastact.prelu."""
+    fname = "prelu_backward"
+    x, weights, axis, _ = _prelu_weight(fname, x, weight, axis)
+    g = v.as_float_array(grad_output, fname, "grad_output")
+    v.check_same_shape(fname, g, "x", x)
+    dtype = v.result_dtype([g, x] if type(weight) in (int, float) else [g, x, weights])
+    if out is not None:
+        v.check_out(fname, out, x.shape, dtype)
+    compiled = _dispatch.module(backend)
+    if compiled is None:
+        grad_input, grad_weight = reference.prelu_backward(g, x, weights,
+                                                           0 if axis is None else axis)
+        grad_input = np.asarray(grad_input).astype(dtype, copy=False)
+        grad_weight = np.asarray(grad_weight).astype(dtype, copy=False).reshape(np.shape(weight))
+    else:
+        # the fused kernel: grad_input and the per-channel sums in one pass, on C-contiguous
+        # (outer, channels, inner) arrays of the compute dtype
+        compute = v.compute_dtype(dtype)
+        channels = 1 if axis is None else x.shape[axis]
+        outer = math.prod(x.shape[:axis]) if axis is not None else 1
+        shape3 = (outer, channels, x.size // max(outer * channels, 1))
+        g3, x3 = (np.ascontiguousarray(a, compute).reshape(shape3) for a in (g, x))
+        grad_input = np.empty(x.shape, compute)
+        grad_weight = np.empty(channels, compute)
+        compiled.prelu_backward(g3, x3, np.ascontiguousarray(weights, compute).reshape(-1),
+                                grad_input.reshape(shape3), grad_weight)
+        grad_input = grad_input.astype(dtype, copy=False)
+        grad_weight = grad_weight.reshape(np.shape(weight)).astype(dtype, copy=False)
+    if out is not None:
+        np.copyto(out, grad_input, casting="same_kind")
+        grad_input = out
+    elif grad_input.ndim == 0:
+        grad_input = grad_input[()]
+    return grad_input, (grad_weight[()] if grad_weight.ndim == 0 else grad_weight)
+
+
+# ---------------------------------------------------------------- exponential units
+
+@_documented("elu")
+def elu(x, alpha=1.0, *, out=None, backend=None):
+    params = _checked_params("elu", _ELU, (alpha,), x)
+    return _elementwise("elu", _ELU, "elu", _X, (x,), params, out, backend)
+
+
+@_documented("elu")
+def elu_backward(grad_output, x, alpha=1.0, *, out=None, backend=None):
+    params = _checked_params("elu_backward", _ELU, (alpha,), x)
+    return _elementwise("elu_backward", _ELU, "elu_backward", _GX, (grad_output, x), params,
+                        out, backend)
+
+
+@_documented("selu")
+def selu(x, *, out=None, backend=None):
+    return _elementwise("selu", _SELU, "selu", _X, (x,), [], out, backend)
+
+
+@_documented("selu")
+def selu_backward(grad_output, x, *, out=None, backend=None):
+    return _elementwise("selu_backward", _SELU, "selu_backward", _GX, (grad_output, x), [],
+                        out, backend)
+
+
+@_documented("celu")
+def celu(x, alpha=1.0, *, out=None, backend=None):
+    params = _checked_params("celu", _CELU, (alpha,), x)
+    return _elementwise("celu", _CELU, "celu", _X, (x,), params, out, backend)
+
+
+@_documented("celu")
+def celu_backward(grad_output, x, alpha=1.0, *, out=None, backend=None):
+    params = _checked_params("celu_backward", _CELU, (alpha,), x)
+    return _elementwise("celu_backward", _CELU, "celu_backward", _GX, (grad_output, x), params,
+                        out, backend)
+
+
+# ---------------------------------------------------------------- smooth units
+
+def _gelu_kernel(fname: str, approximate, x) -> str:
+    """'gelu' or 'gelu_tanh': the choice parameter selects the ufunc."""
+    v.check_param(fname, _GELU.params[0], approximate, x)
+    return "gelu" if approximate == "none" else "gelu_tanh"
+
+
+@_documented("gelu")
+def gelu(x, approximate="none", *, out=None, backend=None):
+    kernel = _gelu_kernel("gelu", approximate, x)
+    return _elementwise("gelu", _GELU, kernel, _X, (x,), [], out, backend)
+
+
+@_documented("gelu")
+def gelu_backward(grad_output, x, approximate="none", *, out=None, backend=None):
+    kernel = _gelu_kernel("gelu_backward", approximate, x) + "_backward"
+    return _elementwise("gelu_backward", _GELU, kernel, _GX, (grad_output, x), [], out, backend)
+
+
+@_documented("sigmoid")
+def sigmoid(x, *, out=None, backend=None):
+    return _elementwise("sigmoid", _SIGMOID, "sigmoid", _X, (x,), [], out, backend)
+
+
+@_documented("sigmoid")
+def sigmoid_backward(grad_output, y, *, out=None, backend=None):
+    return _elementwise("sigmoid_backward", _SIGMOID, "sigmoid_backward", _GY, (grad_output, y),
+                        [], out, backend)
+
+
+@_documented("tanh")
+def tanh(x, *, out=None, backend=None):
+    return _elementwise("tanh", _TANH, "tanh", _X, (x,), [], out, backend)
+
+
+@_documented("tanh")
+def tanh_backward(grad_output, y, *, out=None, backend=None):
+    return _elementwise("tanh_backward", _TANH, "tanh_backward", _GY, (grad_output, y), [],
+                        out, backend)
+
+
+@_documented("silu")
+def silu(x, *, out=None, backend=None):
+    return _elementwise("silu", _SILU, "silu", _X, (x,), [], out, backend)
+
+
+@_documented("silu")
+def silu_backward(grad_output, x, *, out=None, backend=None):
+    return _elementwise("silu_backward", _SILU, "silu_backward", _GX, (grad_output, x), [],
+                        out, backend)
+
+
+@_documented("silu")
+def swish(x, *, out=None, backend=None):
+    return _elementwise("swish", _SILU, "silu", _X, (x,), [], out, backend)
+
+
+@_documented("silu")
+def swish_backward(grad_output, x, *, out=None, backend=None):
+    return _elementwise("swish_backward", _SILU, "silu_backward", _GX, (grad_output, x), [],
+                        out, backend)
+
+
+@_documented("softplus")
+def softplus(x, beta=1.0, threshold=20.0, *, out=None, backend=None):
+    params = _checked_params("softplus", _SOFTPLUS, (beta, threshold), x)
+    return _elementwise("softplus", _SOFTPLUS, "softplus", _X, (x,), params, out, backend)
+
+
+@_documented("softplus")
+def softplus_backward(grad_output, x, beta=1.0, threshold=20.0, *, out=None, backend=None):
+    params = _checked_params("softplus_backward", _SOFTPLUS, (beta, threshold), x)
+    return _elementwise("softplus_backward", _SOFTPLUS, "softplus_backward", _GX,
+                        (grad_output, x), params, out, backend)
+
+
+@_documented("mish")
+def mish(x, *, out=None, backend=None):
+    return _elementwise("mish", _MISH, "mish", _X, (x,), [], out, backend)
+
+
+@_documented("mish")
+def mish_backward(grad_output, x, *, out=None, backend=None):
+    return _elementwise("mish_backward", _MISH, "mish_backward", _GX, (grad_output, x), [],
+                        out, backend)
+
+
+@_documented("hardsigmoid")
+def hardsigmoid(x, *, out=None, backend=None):
+    return _elementwise("hardsigmoid", _HARDSIGMOID, "hardsigmoid", _X, (x,), [], out, backend)
+
+
+@_documented("hardsigmoid")
+def hardsigmoid_backward(grad_output, x, *, out=None, backend=None):
+    return _elementwise("hardsigmoid_backward", _HARDSIGMOID, "hardsigmoid_backward", _GX,
+                        (grad_output, x), [], out, backend)
+
+
+@_documented("hardswish")
+def hardswish(x, *, out=None, backend=None):
+    return _elementwise("hardswish", _HARDSWISH, "hardswish", _X, (x,), [], out, backend)
+
+
+@_documented("hardswish")
+def hardswish_backward(grad_output, x, *, out=None, backend=None):
+    return _elementwise("hardswish_backward", _HARDSWISH, "hardswish_backward", _GX,
+                        (grad_output, x), [], out, backend)
+
+
+# ---------------------------------------------------------------- row ops
+
+@_documented("softmax")
+def softmax(x, axis=-1, *, out=None, backend=None):
+    return _rows("softmax", _SOFTMAX, "softmax", _X, (x,), axis, out, backend)
+
+
+@_documented("softmax")
+def softmax_backward(grad_output, y, axis=-1, *, out=None, backend=None):
+    return _rows("softmax_backward", _SOFTMAX, "softmax_backward", _GY, (grad_output, y), axis,
+                 out, backend)
+
+
+@_documented("log_softmax")
+def log_softmax(x, axis=-1, *, out=None, backend=None):
+    return _rows("log_softmax", _LOG_SOFTMAX, "log_softmax", _X, (x,), axis, out, backend)
+
+
+@_documented("log_softmax")
+def log_softmax_backward(grad_output, y, axis=-1, *, out=None, backend=None):
+    return _rows("log_softmax_backward", _LOG_SOFTMAX, "log_softmax_backward", _GY,
+                 (grad_output, y), axis, out, backend)
+
+
+@_documented("logsumexp")
+def logsumexp(x, axis=-1, keepdims=False, *, out=None, backend=None):
+    fname = "logsumexp"
+    x = v.as_float_array(x, fname, "x")
+    axis, keepdims = _checked_params(fname, _LOGSUMEXP, (axis, keepdims), x)
+    return _run(fname, _LOGSUMEXP, "logsumexp", [x], [], v.result_dtype([x]),
+                _reduced_shape(x.shape, axis, keepdims), out, _dispatch.module(backend),
+                {"axis": axis, "keepdims": keepdims},
+                lambda x: reference.logsumexp(x, axis=axis, keepdims=keepdims))
+
+
+@_documented("logsumexp")
+def logsumexp_backward(grad_output, x, y, axis=-1, keepdims=False, *, out=None, backend=None):
+    fname = "logsumexp_backward"
+    g, x, y = (v.as_float_array(a, fname, name)
+               for name, a in (("grad_output", grad_output), ("x", x), ("y", y)))
+    axis, keepdims = _checked_params(fname, _LOGSUMEXP, (axis, keepdims), x)
+    reduced = _reduced_shape(x.shape, axis, keepdims)
+    if y.shape != reduced:
+        raise ValueError(f"{fname}: y has shape {y.shape} but logsumexp of x with shape "
+                         f"{x.shape} along axis {axis} has shape {reduced}")
+    v.check_same_shape(fname, g, "y", y)
+    dtype = v.result_dtype([g, x, y])
+    if keepdims:  # the gufunc's g and y have no core dimension
+        g, y = np.squeeze(g, axis), np.squeeze(y, axis)
+    return _run(fname, _LOGSUMEXP, "logsumexp_backward", [g, x, y], [], dtype, x.shape, out,
+                _dispatch.module(backend), {"axes": [(), (axis,), (), (axis,)]},
+                lambda g, x, y: reference.logsumexp_backward(g, x, y, axis=axis))
+
+
+def _maxout_args(fname: str, x, pieces, axis):
+    x = v.as_float_array(x, fname, "x")
+    pieces, axis = _checked_params(fname, _MAXOUT, (pieces, axis), x)
+    v.check_pieces_divide(fname, x, pieces, axis)
+    return x, pieces, axis, x.shape[:axis] + (x.shape[axis] // pieces,) + x.shape[axis + 1:]
+
+
+@_documented("maxout")
+def maxout(x, pieces, axis=-1, *, out=None, backend=None):
+    x, pieces, axis, shape = _maxout_args("maxout", x, pieces, axis)
+    # The gufunc (n)->(m) takes pieces = n/m from the output's core length.
+    return _run("maxout", _MAXOUT, "maxout", [x], [], v.result_dtype([x]), shape, out,
+                _dispatch.module(backend), {"axes": [(axis,), (axis,)]},
+                lambda x: reference.maxout(x, pieces, axis=axis))
+
+
+@_documented("maxout")
+def maxout_backward(grad_output, x, pieces, axis=-1, *, out=None, backend=None):
+    fname = "maxout_backward"
+    x, pieces, axis, shape = _maxout_args(fname, x, pieces, axis)
+    g = v.as_float_array(grad_output, fname, "grad_output")
+    if g.shape != shape:
+        raise ValueError(f"{fname}: grad_output has shape {g.shape} but maxout of x with "
+                         f"shape {x.shape} has shape {shape}; they must be equal")
+    return _run(fname, _MAXOUT, "maxout_backward", [g, x], [], v.result_dtype([g, x]), x.shape,
+                out, _dispatch.module(backend), {"axes": [(axis,), (axis,), (axis,)]},
+                lambda g, x: reference.maxout_backward(g, x, pieces, axis=axis))
+

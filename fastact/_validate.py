@@ -17,6 +17,8 @@ from fastact.catalogue import Param
 _FLOAT16 = np.dtype(np.float16)
 _FLOAT32 = np.dtype(np.float32)
 _FLOAT64 = np.dtype(np.float64)
+# The smallest float that rounds to inf in float32 (halfway between FLT_MAX and 2^128).
+_FLOAT32_OVERFLOW = 2.0 ** 128 - 2.0 ** 103
 
 
 def as_float_array(value, fname: str, argname: str) -> np.ndarray:
@@ -178,8 +180,25 @@ def check_pieces_divide(fname: str, x: np.ndarray, pieces: int, axis: int):
             f"allowed are the divisors of {length}")
 
 
+def fit_param(fname: str, p: Param, value, dtype: np.dtype):
+    """A checked scalar parameter as the kernels of ``dtype`` receive it.
+
+    A finite value beyond float32's range would become inf inside a float32 kernel and
+    give NaN where the float64 reference is finite: a ValueError instead, the same on
+    every backend.  (softplus's threshold may be inf: a larger finite one means the same.)
+    """
+    if (dtype == _FLOAT32 and type(value) is float and abs(value) >= _FLOAT32_OVERFLOW
+            and math.isfinite(value)):
+        if p.check == "not_nan":
+            return math.copysign(math.inf, value)
+        raise ValueError(
+            f"{fname}: {p.name}={value!r} is beyond float32's range, and x is computed in "
+            f"float32; pass float64 x for such a value")
+    return value
+
+
 def check_weight(fname: str, weight: np.ndarray, x: np.ndarray, axis_value, axis_param: Param):
-    """The prelu weight: 1 value, or one per channel along a valid axis."""
+    """The prelu weight: 1 value, or one per channel along a valid axis (None for one)."""
     if weight.size == 1:
         return None
     axis = check_param(fname, axis_param, axis_value, x)

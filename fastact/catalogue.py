@@ -77,6 +77,19 @@ class Op:
     def backward_name(self) -> str:
         return self.name + "_backward"
 
+    @property
+    def ufuncs(self) -> tuple[str, ...]:
+        """The names of the op's ufuncs in ``fastact.ufuncs``, forward and backward: one
+        pair per value of a choice parameter (gelu, gelu_tanh).  prelu has none of its
+        own: it runs leaky_relu's with the weight broadcast along the channel axis."""
+        if self.kind == "prelu":
+            return ()
+        names = [self.name]
+        for p in self.params:
+            if p.check == "choice":
+                names += [f"{self.name}_{c}" for c in p.choices if c != p.default]
+        return tuple(n + suffix for n in names for suffix in ("", "_backward"))
+
 
 _AXIS_LAST = Param("axis", -1, "axis", "Axis along which the op works.")
 

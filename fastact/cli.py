@@ -40,7 +40,7 @@ def info() -> str:
     for name, reason in fastact.unavailable_backends().items():
         lines.append(f"  {name}: unavailable, {reason}")
     for name in fastact.backends():
-        module = _dispatch._module(name)
+        module = _dispatch._loaded.get(name)
         if hasattr(module, "describe"):
             lines.append(f"  {name}: {module.describe()}")
     lines += [

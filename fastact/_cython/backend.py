@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from fastact import _cpu, _layout, _threads
+from fastact import _cpu, _threads
 
 _PACKAGE = "fastact._cython"
 
@@ -70,65 +70,22 @@ def kernels():
     return importlib.import_module(f"{_PACKAGE}.{variant()}")
 
 
-def kernel(op, direction, dtype):
-    return _layout.kernel(_Loops, op, direction, dtype)
-
-
-def _suffix(T):
-    return "f32" if T is np.float32 else "f64"
-
-
-def _threaded(fn):
-    minimum = kernels().PARALLEL_MIN_ELEMENTS
-
-    def run(n, *args):
-        fn(n, *args, _threads.get_num_threads() if n >= minimum else 1)
-    return run
-
-
 @functools.cache
-def _short_path(entry):
-    """A compiled ``*_new`` / ``*_into`` entry; they ask this thread source for large inputs."""
+def ufuncs() -> dict:
+    """The variant's ufuncs by kernel name ('gelu', 'gelu_tanh_backward', 'softmax'...),
+    wired to fastact's thread count."""
     module = kernels()
     module.set_thread_source(_threads.get_num_threads)
-    return getattr(module, entry)
+    return module.UFUNCS
 
 
-class _Loops:
-    """The compiled loops by name (see fastact._layout for what each takes)."""
+def ufunc(kernel: str, size: int):
+    """The ufunc of ``kernel`` (the same for every size: its loops choose the threads)."""
+    return ufuncs()[kernel]
 
-    @staticmethod
-    @functools.cache
-    def elementwise(name, n_in, T):
-        return _threaded(getattr(kernels(), f"{name}_{_suffix(T)}"))
 
-    @staticmethod
-    def elementwise_new(name, n_in, T):
-        return _short_path(f"{name}_{_suffix(T)}_new")
-
-    @staticmethod
-    def elementwise_into(name, n_in, T):
-        return _short_path(f"{name}_{_suffix(T)}_into")
-
-    @staticmethod
-    @functools.cache
-    def rows(name, n_in, T):
-        return _threaded(getattr(kernels(), f"{name}_{_suffix(T)}"))
-
-    @staticmethod
-    def new(name, T):
-        return _short_path(f"{name}_{_suffix(T)}_new")
-
-    @staticmethod
-    def into(name, T):
-        return _short_path(f"{name}_{_suffix(T)}_into")
-
-    @staticmethod
-    @functools.cache
-    def reduce(name, T):
-        return _threaded(getattr(kernels(), f"{name}_{_suffix(T)}"))
-
-    @staticmethod
-    @functools.cache
-    def prelu(forward, T):
-        return _threaded(getattr(kernels(), f"prelu{'' if forward else '_backward'}_{_suffix(T)}"))
+def prelu_backward(g, x, weight, out, grad_weight):
+    """grad_input into out and grad_weight, for C-contiguous (outer, channels, inner)
+    float32 or float64 arrays of one dtype (weight and grad_weight 1-D)."""
+    suffix = "f32" if x.dtype == np.float32 else "f64"
+    getattr(kernels(), f"prelu_backward_{suffix}")(g, x, weight, out, grad_weight)
