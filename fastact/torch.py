@@ -9,8 +9,8 @@ Importable only when PyTorch is installed (``import fastact`` never imports it):
     y = FT.gelu(t, approximate="tanh")  # torch.nn.functional's names and signatures
     layer = FT.nn.PReLU(num_parameters=64)  # torch.nn's names and constructor arguments
 
-What is here, for every op of the op table (:data:`fastact.catalogue.OPS`; the tests
-check that the table and this file agree):
+For every op of the op table (:data:`fastact.catalogue.OPS`; tests check that it and
+this file agree):
 
 * one ``torch.autograd.Function`` per op, in :data:`FUNCTIONS` (``GELUFunction``...),
   called as ``Function.apply(x, *params)`` with the parameters of ``fastact.<op>``
@@ -166,23 +166,11 @@ def _call(fn, arrays, params, **out):
         return fn(*arrays, *params, **out)
 
 
-class _Spec:
-    """One op: its catalogue entry, fastact's two functions and its autograd Function."""
-
-    def __init__(self, op: Op):
-        self.op = op
-        self.forward = getattr(fastact, op.name)
-        self.backward = getattr(fastact, op.backward_name)
-        self.tensors = 2 if op.kind == "prelu" else 1  # apply's tensor arguments: x (, weight)
-        self.elementwise = op.kind == "elementwise"
-        self.function = _function(self)
-
-
-def _run(spec: _Spec, fn, tensors, params):
+def _run(op: Op, fn, tensors, params):
     """fastact's ``fn`` on ``tensors`` and ``params``; tensors back (a tuple for prelu's backward)."""
-    if spec.op.kind == "prelu":  # the weight is a parameter of fastact's functions
-        tensors, params = tensors[:-1], (tensors[-1].detach().numpy(),) + tuple(params)
-    arrays, order = _arrays(tensors, spec.elementwise)
+    if op.kind == "prelu":  # its weight, a tensor, is the first parameter: an array for fastact
+        params = (params[0].detach().numpy(), *params[1:])
+    arrays, order = _arrays(tensors, op.kind == "elementwise")
     result = _call(fn, arrays, params)
     if type(result) is tuple:
         return tuple(_tensor(r) for r in result)
@@ -232,16 +220,15 @@ def _differentiable_backward(op: Op, grad, saved, params, needs):
                  for t, need in zip(saved, needs))
 
 
-def _function(spec: _Spec) -> type:
-    """The ``torch.autograd.Function`` of ``spec``'s op."""
-    op, n = spec.op, spec.tensors
+def _function(op: Op) -> type:
+    """The ``torch.autograd.Function`` of ``op`` (which is its attribute ``op``)."""
+    n = 2 if op.kind == "prelu" else 1  # apply's tensor arguments: x (, weight)
 
     def forward(ctx, *args):
-        tensors, params = args[:n], args[n:]
-        y = _run(spec, spec.forward, tensors, params)
-        values = {"x": tensors[0], "y": y}
-        ctx.save_for_backward(*[values[s] for s in op.saved], *tensors[1:])
-        ctx.params = params
+        y = _run(op, getattr(fastact, op.name), args[:1], args[1:])
+        values = {"x": args[0], "y": y}
+        ctx.save_for_backward(*[values[s] for s in op.saved], *args[1:n])  # (and the weight)
+        ctx.params = args[n:]
         return y
 
     def backward(ctx, grad):
@@ -249,7 +236,9 @@ def _function(spec: _Spec) -> type:
         if torch.is_grad_enabled():  # create_graph=True
             grads = _differentiable_backward(op, grad, saved, ctx.params, ctx.needs_input_grad[:n])
         else:
-            grads = _run(spec, spec.backward, (grad,) + saved, ctx.params)
+            k = len(op.saved)
+            grads = _run(op, getattr(fastact, op.backward_name), (grad, *saved[:k]),
+                         (*saved[k:], *ctx.params))
             if n == 1:
                 grads = (grads,)
         return tuple(grads) + (None,) * len(ctx.params)
@@ -258,6 +247,7 @@ def _function(spec: _Spec) -> type:
     return type(name, (torch.autograd.Function,), {
         "forward": staticmethod(forward),
         "backward": staticmethod(backward),
+        "op": op,
         "__module__": __name__,
         "__qualname__": name,
         "__doc__": f"``torch.autograd.Function`` running fastact.{op.name} and "
@@ -267,36 +257,35 @@ def _function(spec: _Spec) -> type:
     })
 
 
-SPECS: dict[str, _Spec] = {op.name: _Spec(op) for op in OPS}
-FUNCTIONS: dict[str, type] = {name: spec.function for name, spec in SPECS.items()}
+FUNCTIONS: dict[str, type] = {op.name: _function(op) for op in OPS}
 """op name -> its ``torch.autograd.Function``."""
 globals().update({f.__name__: f for f in FUNCTIONS.values()})
 
 
 # ---------------------------------------------------------------- functional wrappers
 
-def _fastact(name, *args, inplace=False):
-    """``fastact.<name>`` on tensors, ``args`` as the Function's ``apply`` takes them.
+def _fastact(name, input, *params, inplace=False):
+    """``fastact.<name>`` on tensors, arguments as the Function's ``apply`` takes them.
 
     Through the autograd Function when autograd records the call; else directly, and
     with ``inplace`` into the input (whose version is bumped first, as torch does).
     """
-    spec = SPECS[name]
-    tensors, params = args[:spec.tensors], args[spec.tensors:]
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return spec.function.apply(*args)
+    function = FUNCTIONS[name]
+    if torch.is_grad_enabled() and (input.requires_grad
+                                    or name == "prelu" and params[0].requires_grad):
+        return function.apply(input, *params)
+    fn = getattr(fastact, name)
     if not inplace:
-        return _run(spec, spec.forward, tensors, params)
-    x = tensors[0]
+        return _run(function.op, fn, (input,), params)
     if _increment_version is not None:
-        _increment_version(x)  # raises where torch's in-place ops would
-    if x.is_contiguous() or _memory_order(x) is not None:
-        (a,), _ = _arrays((x,), True)
-        _call(spec.forward, (a,), params, out=a)
+        _increment_version(input)  # raises where torch's in-place ops would
+    if input.is_contiguous() or _memory_order(input) is not None:
+        (a,), _ = _arrays((input,), True)
+        _call(fn, (a,), params, out=a)
     else:  # a tensor with gaps: compute on a copy, write back
         with torch.no_grad():
-            x.copy_(_run(spec, spec.forward, (x,), params))
-    return x
+            input.copy_(_run(function.op, fn, (input,), params))
+    return input
 
 
 def _last(dim, t) -> bool:
@@ -315,17 +304,18 @@ def _softmax_arguments(name, input, dim, stacklevel, dtype):
     return input, dim
 
 
+# torch.nn.functional's signatures; fastact on the tensors _fast accepts, else torch
+# with the same arguments
+
 def relu(input, inplace=False):
     if _fast(input):
         return _fastact("relu", input, inplace=inplace)
     return F.relu(input, inplace)
 
-
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     if _fast(input):
         return _fastact("leaky_relu", input, negative_slope, inplace=inplace)
     return F.leaky_relu(input, negative_slope, inplace)
-
 
 def prelu(input, weight):
     if (_fast(input) and type(weight) in _PLAIN and weight.dtype == input.dtype
@@ -333,71 +323,58 @@ def prelu(input, weight):
         return _fastact("prelu", input, weight, 1)  # the channel dim is 1, as in torch
     return F.prelu(input, weight)
 
-
 def elu(input, alpha=1.0, inplace=False):
     if _fast(input):
         return _fastact("elu", input, alpha, inplace=inplace)
     return F.elu(input, alpha, inplace)
-
 
 def selu(input, inplace=False):
     if _fast(input):
         return _fastact("selu", input, inplace=inplace)
     return F.selu(input, inplace)
 
-
 def celu(input, alpha=1.0, inplace=False):
     if _fast(input):
         return _fastact("celu", input, alpha, inplace=inplace)
     return F.celu(input, alpha, inplace)
-
 
 def gelu(input, approximate="none"):
     if _fast(input):
         return _fastact("gelu", input, approximate)
     return F.gelu(input, approximate=approximate)
 
-
 def sigmoid(input):
     return _fastact("sigmoid", input) if _fast(input) else torch.sigmoid(input)
 
-
 def tanh(input):
     return _fastact("tanh", input) if _fast(input) else torch.tanh(input)
-
 
 def silu(input, inplace=False):
     if _fast(input):
         return _fastact("silu", input, inplace=inplace)
     return F.silu(input, inplace)
 
-
 swish = silu
-
 
 def softplus(input, beta=1.0, threshold=20.0):
     if _fast(input):
         return _fastact("softplus", input, beta, threshold)
     return F.softplus(input, beta, threshold)
 
-
 def mish(input, inplace=False):
     if _fast(input):
         return _fastact("mish", input, inplace=inplace)
     return F.mish(input, inplace)
-
 
 def hardsigmoid(input, inplace=False):
     if _fast(input):
         return _fastact("hardsigmoid", input, inplace=inplace)
     return F.hardsigmoid(input, inplace)
 
-
 def hardswish(input, inplace=False):
     if _fast(input):
         return _fastact("hardswish", input, inplace=inplace)
     return F.hardswish(input, inplace)
-
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_arguments("softmax", input, dim, _stacklevel, dtype)
@@ -405,20 +382,17 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
         return _fastact("softmax", input, dim)
     return F.softmax(input, dim)
 
-
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_arguments("log_softmax", input, dim, _stacklevel, dtype)
     if _fast(input) and _last(dim, input):
         return _fastact("log_softmax", input, dim)
     return F.log_softmax(input, dim)
 
-
 def logsumexp(input, dim, keepdim=False):
     one = dim[0] if isinstance(dim, (tuple, list)) and len(dim) == 1 else dim  # torch.Size too
     if _fast(input) and _last(one, input):
         return _fastact("logsumexp", input, one, keepdim)
     return torch.logsumexp(input, dim, keepdim)
-
 
 def maxout(input, pieces, dim=-1):
     if _fast(input) and _last(dim, input):
@@ -456,76 +430,61 @@ class ReLU(_Fastact, torch.nn.ReLU):
     def forward(self, input):
         return relu(input, self.inplace)
 
-
 class LeakyReLU(_Fastact, torch.nn.LeakyReLU):
     def forward(self, input):
         return leaky_relu(input, self.negative_slope, self.inplace)
-
 
 class PReLU(_Fastact, torch.nn.PReLU):
     def forward(self, input):
         return prelu(input, self.weight)
 
-
 class ELU(_Fastact, torch.nn.ELU):
     def forward(self, input):
         return elu(input, self.alpha, self.inplace)
-
 
 class SELU(_Fastact, torch.nn.SELU):
     def forward(self, input):
         return selu(input, self.inplace)
 
-
 class CELU(_Fastact, torch.nn.CELU):
     def forward(self, input):
         return celu(input, self.alpha, self.inplace)
-
 
 class GELU(_Fastact, torch.nn.GELU):
     def forward(self, input):
         return gelu(input, self.approximate)
 
-
 class Sigmoid(_Fastact, torch.nn.Sigmoid):
     def forward(self, input):
         return sigmoid(input)
-
 
 class Tanh(_Fastact, torch.nn.Tanh):
     def forward(self, input):
         return tanh(input)
 
-
 class SiLU(_Fastact, torch.nn.SiLU):
     def forward(self, input):
         return silu(input, self.inplace)
-
 
 class Softplus(_Fastact, torch.nn.Softplus):
     def forward(self, input):
         return softplus(input, self.beta, self.threshold)
 
-
 class Mish(_Fastact, torch.nn.Mish):
     def forward(self, input):
         return mish(input, self.inplace)
-
 
 class Hardsigmoid(_Fastact, torch.nn.Hardsigmoid):
     def forward(self, input):
         return hardsigmoid(input, self.inplace)
 
-
 class Hardswish(_Fastact, torch.nn.Hardswish):
     def forward(self, input):
         return hardswish(input, self.inplace)
 
-
 class Softmax(_Fastact, torch.nn.Softmax):
     def forward(self, input):
         return softmax(input, self.dim, _stacklevel=5)
-
 
 class LogSoftmax(_Fastact, torch.nn.LogSoftmax):
     def forward(self, input):
@@ -553,6 +512,7 @@ class Maxout(torch.nn.Module):
 
 # exact torch.nn class -> fastact's subclass of it; the classes move to fastact.torch.nn
 _SWAP = {cls.__bases__[-1]: cls for cls in _Fastact.__subclasses__()}
+_MODULES = (*_SWAP.values(), Maxout)
 _UNSWAP = {cls: base for base, cls in _SWAP.items()}
 nn = types.ModuleType("fastact.torch.nn", "fastact's drop-in replacements for torch.nn's activation "
                       "modules (subclasses of them whose forward runs fastact), and Maxout.")
@@ -562,10 +522,10 @@ for _cls in _SWAP.values():
     _cls.__doc__ = (f"``torch.nn.{_cls.__name__}`` (same constructor, attributes and state_dict) "
                     f"whose forward runs fastact.torch.{_OP_OF[_cls.__name__]}.\n\n"
                     + (_cls.__bases__[-1].__doc__ or ""))
-for _cls in (*_SWAP.values(), Maxout):
+for _cls in _MODULES:
     _cls.__module__ = nn.__name__
     setattr(nn, _cls.__name__, globals().pop(_cls.__name__))
-nn.__all__ = sorted(filter(None, _OP_OF))
+nn.__all__ = sorted(cls.__name__ for cls in _MODULES)
 sys.modules[nn.__name__] = nn
 
 
@@ -605,4 +565,4 @@ def _reclass(model, classes):
     return changed
 
 
-del _op, _cls
+del _op, _cls, _OP_OF

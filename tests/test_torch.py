@@ -447,8 +447,8 @@ def test_without_autograd_nothing_is_saved(mode, monkeypatch):
     def refuse(*args):
         raise AssertionError("the autograd Function ran")
 
-    for spec in FT.SPECS.values():
-        monkeypatch.setattr(spec.function, "apply", refuse)
+    for function in FT.FUNCTIONS.values():
+        monkeypatch.setattr(function, "apply", refuse)
     x = torch.randn(SHAPE, requires_grad=mode != "no_requires_grad")
     w = torch.full((SHAPE[1],), 0.25, requires_grad=mode != "no_requires_grad")
     context = {"no_grad": torch.no_grad, "inference_mode": torch.inference_mode}.get(
@@ -521,14 +521,13 @@ def test_inplace_keeps_autograd_correct():
 @needs_torch
 def test_no_copy_for_contiguous_and_dense_tensors(monkeypatch):
     seen = []
-    spec = FT.SPECS["gelu"]
-    original = spec.forward
+    original = fastact.gelu
 
     def spy(a, *params, **kwargs):
         seen.append(a)
         return original(a, *params, **kwargs)
 
-    monkeypatch.setattr(spec, "forward", spy)
+    monkeypatch.setattr(fastact, "gelu", spy)
     for x in (torch.randn(6, 8), torch.randn(2, 3, 4, 5).to(memory_format=torch.channels_last),
               torch.randn(8, 6).T):
         y = FT.gelu(x)
@@ -642,14 +641,13 @@ def test_fastacts_parameter_checks_apply():
 @needs_torch
 def test_fastact_runs_on_torchs_thread_count(monkeypatch):
     seen = []
-    spec = FT.SPECS["tanh"]
-    original = spec.forward
+    original = fastact.tanh
 
     def spy(*args, **kwargs):
         seen.append(fastact.get_num_threads())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(spec, "forward", spy)
+    monkeypatch.setattr(fastact, "tanh", spy)
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
