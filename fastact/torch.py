@@ -411,9 +411,10 @@ def _functional_doc(op: Op) -> str:
             + (f"\n\n{op.notes}" if op.notes else ""))
 
 
-for _op in OPS:
-    globals()[_op.name].__doc__ = _functional_doc(_op)
-__all__ += sorted([op.name for op in OPS] + [a for op in OPS for a in op.aliases])
+for _op in OPS:  # an op without a wrapper yet fails tests/test_torch.py, not the import
+    if _op.name in globals():
+        globals()[_op.name].__doc__ = _functional_doc(_op)
+__all__ += sorted(name for op in OPS for name in (op.name, *op.aliases) if name in globals())
 __all__ += sorted(f.__name__ for f in FUNCTIONS.values())
 
 
