@@ -20,7 +20,7 @@ import pytest
 import fastact
 from accuracy import FAST_MAX_ULPS, mixed_ulps, perturbation_slack, row_backward_slack, row_slack
 from fastact import reference
-from fastact.catalogue import OPS, OPS_BY_NAME
+from fastact.catalogue import OPS, OPS_BY_NAME, REQUIRED
 
 try:
     import torch
@@ -81,7 +81,7 @@ def test_import_torch_inside_is_pytorch():
     assert FT.F is sys.modules["torch.nn.functional"]
     assert sys.modules["fastact.torch.nn"] is FT.nn
     result = _run_python("from fastact.torch.nn import GELU; import fastact.torch.nn as n; "
-                         "print(n.PReLU.__mro__[1])")
+                         "print(n.PReLU.__bases__[-1])")
     assert result.returncode == 0 and "torch.nn.modules.activation.PReLU" in result.stdout, \
         result.stderr
 
@@ -130,21 +130,65 @@ def _cases():
 CASES = list(_cases())
 
 
-# ---------------------------------------------------------------- the generated API
+# ---------------------------------------------------------------- the API against the op table
 
 @needs_torch
 def test_every_op_has_a_function_a_wrapper_and_a_module():
-    assert set(FT.TORCH_NAMES) == set(OPS_BY_NAME), "map every op of the catalogue to torch"
     for op in OPS:
         assert issubclass(FT.FUNCTIONS[op.name], torch.autograd.Function)
         for name in (op.name,) + op.aliases:
-            assert callable(getattr(FT, name))
+            assert callable(getattr(FT, name)) and name in FT.__all__
         module = op.layer
         if module:
             cls = getattr(FT.nn, module)
             assert issubclass(cls, torch.nn.Module) and cls.__module__ == "fastact.torch.nn"
             if module != "Maxout":
-                assert cls.__mro__[1] is getattr(torch.nn, module)
+                assert cls.__bases__[-1] is getattr(torch.nn, module)
+                assert FT._SWAP[getattr(torch.nn, module)] is cls
+
+
+# where torch's functional departs from fastact's parameters (renamed axis -> dim,
+# keepdims -> keepdim): (op, parameter) -> torch's default
+TORCH_DEFAULTS = {("softmax", "dim"): None, ("log_softmax", "dim"): None,
+                  ("logsumexp", "dim"): inspect.Parameter.empty}
+NOT_IN_TORCH = {("prelu", "axis")}  # torch's prelu has its channels along dim 1
+TORCH_EXTRAS = {"inplace", "_stacklevel", "dtype"}  # torch's parameters fastact lacks
+
+
+@needs_torch
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_functionals_agree_with_the_catalogue(op):
+    """The hand-written wrappers and the op table cannot drift apart: every catalogue
+    parameter, renamed as in torch (dim, keepdim: never axis or keepdims), in order,
+    with the catalogue's default unless torch's differs (TORCH_DEFAULTS)."""
+    for name in (op.name,) + op.aliases:
+        params = inspect.signature(getattr(FT, name)).parameters
+        assert list(params)[0] == "input"
+        assert not {"axis", "keepdims"} & set(params), f"{name} takes axis/keepdims, not dim"
+        expected = [(RENAME.get(p.name, p.name),
+                     TORCH_DEFAULTS.get((op.name, RENAME.get(p.name, p.name)),
+                                        inspect.Parameter.empty if p.default is REQUIRED
+                                        else p.default))
+                    for p in op.params if (op.name, p.name) not in NOT_IN_TORCH]
+        got = [(n, p.default) for n, p in list(params.items())[1:] if n not in TORCH_EXTRAS]
+        assert got == expected, name
+        assert "inplace" not in params or op.kind == "elementwise"
+
+
+@needs_torch
+def test_functionals_and_forwards_are_plain_python():
+    """No generated source: every wrapper and module forward has its source in torch.py."""
+    source = Path(FT.__file__).read_text()
+    assert "exec(" not in source and "compile(" not in source
+    for op in OPS:
+        for name in (op.name,) + op.aliases:
+            fn = getattr(FT, name)
+            assert inspect.getsourcefile(fn) == FT.__file__
+            assert inspect.getsource(fn).startswith(f"def {fn.__name__}(")
+        if op.layer:
+            cls = getattr(FT.nn, op.layer)
+            assert inspect.getsource(cls.forward).strip().startswith("def forward(self, input):")
+            assert inspect.getsource(cls).startswith(f"class {op.layer}(")
 
 
 @needs_torch
@@ -168,16 +212,32 @@ def test_functional_signatures_are_torchs(op):
 
 
 @needs_torch
-def test_modules_have_torchs_constructors_and_reprs():
+def test_modules_have_torchs_constructors_and_marked_reprs():
     for name in ("ReLU", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "Sigmoid", "Tanh", "SiLU",
                  "Softplus", "Mish", "Hardsigmoid", "Hardswish", "Softmax", "LogSoftmax", "PReLU"):
         ours, theirs = getattr(FT.nn, name), getattr(torch.nn, name)
         assert ours.__init__ is theirs.__init__
-        assert repr(ours()) == repr(theirs())
-    assert repr(FT.nn.GELU(approximate="tanh")) == "GELU(approximate='tanh')"
-    assert repr(FT.nn.LeakyReLU(0.2, inplace=True)) == repr(torch.nn.LeakyReLU(0.2, inplace=True))
+        assert repr(ours()) == repr(theirs()) + " [fastact]"
+    assert repr(FT.nn.GELU(approximate="tanh")) == "GELU(approximate='tanh') [fastact]"
+    assert repr(FT.nn.LeakyReLU(0.2, inplace=True)) == \
+        repr(torch.nn.LeakyReLU(0.2, inplace=True)) + " [fastact]"
     assert repr(FT.nn.Maxout(4, dim=1)) == "Maxout(pieces=4, dim=1)"
     assert list(FT.nn.PReLU(5).state_dict()) == ["weight"]
+
+
+@needs_torch
+def test_print_model_shows_the_swap():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.GELU(), torch.nn.PReLU(4))
+    native, state = str(model), model.state_dict()
+    FT.replace_activations(model)
+    assert str(model) == native.replace("GELU(approximate='none')",
+                                        "GELU(approximate='none') [fastact]").replace(
+        "PReLU(num_parameters=4)", "PReLU(num_parameters=4) [fastact]")
+    assert isinstance(model[1], torch.nn.GELU) and isinstance(model[2], torch.nn.PReLU)
+    assert model.state_dict().keys() == state.keys()
+    torch.testing.assert_close(model.state_dict(), state, rtol=0, atol=0)
+    FT.restore_activations(model)
+    assert str(model) == native
 
 
 # ---------------------------------------------------------------- gradients (float64)
@@ -387,8 +447,8 @@ def test_without_autograd_nothing_is_saved(mode, monkeypatch):
     def refuse(*args):
         raise AssertionError("the autograd Function ran")
 
-    for spec in FT.SPECS.values():
-        monkeypatch.setattr(spec.function, "apply", refuse)
+    for function in FT.FUNCTIONS.values():
+        monkeypatch.setattr(function, "apply", refuse)
     x = torch.randn(SHAPE, requires_grad=mode != "no_requires_grad")
     w = torch.full((SHAPE[1],), 0.25, requires_grad=mode != "no_requires_grad")
     context = {"no_grad": torch.no_grad, "inference_mode": torch.inference_mode}.get(
@@ -461,14 +521,13 @@ def test_inplace_keeps_autograd_correct():
 @needs_torch
 def test_no_copy_for_contiguous_and_dense_tensors(monkeypatch):
     seen = []
-    spec = FT.SPECS["gelu"]
-    original = spec.forward
+    original = fastact.gelu
 
     def spy(a, *params, **kwargs):
         seen.append(a)
         return original(a, *params, **kwargs)
 
-    monkeypatch.setattr(spec, "forward", spy)
+    monkeypatch.setattr(fastact, "gelu", spy)
     for x in (torch.randn(6, 8), torch.randn(2, 3, 4, 5).to(memory_format=torch.channels_last),
               torch.randn(8, 6).T):
         y = FT.gelu(x)
@@ -545,9 +604,16 @@ def test_other_devices_go_to_pytorch():
 @needs_torch
 def test_torch_arguments():
     x = torch.randn(3, 4, 5, dtype=torch.float64)
-    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax") as record:
         implicit = FT.softmax(x)
     torch.testing.assert_close(implicit, F.softmax(x, dim=0))
+    assert record[0].filename == __file__  # the warning points at the caller, as torch's
+    where = []
+    for module in (FT.nn.Softmax(), torch.nn.Softmax()):  # the modules' stacklevel: torch's
+        with pytest.warns(UserWarning, match="Implicit dimension") as from_module:
+            module(x)
+        where.append((from_module[0].filename, from_module[0].lineno))
+    assert where[0] == where[1]
     y = FT.log_softmax(x.float(), dim=-1, dtype=torch.float64)
     assert y.dtype == torch.float64
     torch.testing.assert_close(y, F.log_softmax(x.float(), dim=-1, dtype=torch.float64))
@@ -575,14 +641,13 @@ def test_fastacts_parameter_checks_apply():
 @needs_torch
 def test_fastact_runs_on_torchs_thread_count(monkeypatch):
     seen = []
-    spec = FT.SPECS["tanh"]
-    original = spec.forward
+    original = fastact.tanh
 
     def spy(*args, **kwargs):
         seen.append(fastact.get_num_threads())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(spec, "forward", spy)
+    monkeypatch.setattr(fastact, "tanh", spy)
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
