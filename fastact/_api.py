@@ -32,6 +32,17 @@ _F64 = np.dtype(np.float64)
 
 # ---------------------------------------------------------------- the runners
 
+def _native(arrays: tuple) -> bool:
+    """The arrays (x; or grad_output and x or y) are float32 or float64 ndarrays of one
+    dtype and shape, in native byte order: the common case, which needs no conversion
+    (NumPy's own dtype objects, compared by identity, are native)."""
+    x = arrays[-1]
+    if type(x) is not _ndarray or not (x.dtype is _F32 or x.dtype is _F64):
+        return False
+    return len(arrays) == 1 or (type(arrays[0]) is _ndarray and arrays[0].dtype is x.dtype
+                                and arrays[0].shape == x.shape)
+
+
 def _checked_params(fname: str, op: Op, values: tuple, x) -> list:
     return [v.check_param(fname, p, value, x) for p, value in zip(op.params, values)]
 
@@ -42,11 +53,8 @@ def _elementwise(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, p
     op's checked scalar ``params``."""
     compiled = _dispatch.module(backend)
     x = arrays[-1]
-    if (compiled is not None and out is None and type(x) is _ndarray
-            and (x.dtype is _F32 or x.dtype is _F64)
-            and (len(arrays) == 1 or (type(arrays[0]) is _ndarray and arrays[0].dtype is x.dtype
-                                      and arrays[0].shape == x.shape))):
-        # the common case: native float arrays of one dtype, a new result
+    if compiled is not None and out is None and _native(arrays):
+        # the common case: a new result, no conversion
         if x.dtype is _F32 and params:
             params = [v.fit_param(fname, p, value, _F32) for p, value in zip(op.params, params)]
         return compiled.ufunc(kernel, x.size)(*arrays, *params)
@@ -95,6 +103,11 @@ _REFERENCE_KERNELS = {
 def _rows(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, axis, out, backend):
     """The softmax family: the gufunc (n)->(n) or (n),(n)->(n) along ``axis``."""
     compiled = _dispatch.module(backend)
+    x = arrays[-1]
+    if (compiled is not None and out is None and type(axis) is int and axis == -1
+            and _native(arrays) and x.ndim):
+        # the common case: a new result along the last axis (the gufunc's default)
+        return compiled.ufunc(kernel, x.size)(*arrays)
     arrays = [v.as_float_array(a, fname, name) for name, a in zip(names, arrays)]
     axis = v.check_param(fname, op.params[0], axis, arrays[-1])
     if len(arrays) == 2:

@@ -18,6 +18,27 @@ from dataclasses import dataclass, field
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
+CONSTANTS: dict[str, float] = {
+    "SELU_ALPHA": SELU_ALPHA,
+    "SELU_SCALE": SELU_SCALE,
+    # scale*alpha rounded once (the product of the two rounded values is an ulp lower)
+    "SELU_SCALE_ALPHA": 1.7580993408473768599402175208123,
+    # GELU: 1/sqrt(2) and 1/sqrt(2 pi) for Phi(x) = erfc(-x/sqrt(2))/2 and phi(x)
+    "INV_SQRT_2": 0.70710678118654752440084436210485,
+    "INV_SQRT_2PI": 0.39894228040143267793994605993438,
+    # GELU 'tanh': u = sqrt(2/pi)(x + c x^3), computed as 0.5(1 + tanh(u)) = sigmoid(2u)
+    "GELU_TANH_C": 0.044715,
+    "GELU_TANH_3C": 0.134145,  # 3c, for du/dx
+    "SQRT_2_OVER_PI": 0.79788456080286535587989211986876,
+    "SQRT_2_OVER_PI_X2": 1.5957691216057307117597842397375,
+    # GELU 'tanh' backward: beyond this |x| the sigmoid term is exactly 0 or 1 in float32
+    # and float64 while x*du/dx would overflow, so the derivative takes its limits (0, 1)
+    "GELU_TANH_BACKWARD_CUTOFF": 1e10,
+}
+"""The numeric constants of the ops, in float64: the reference, the Numba scalars and the
+Cython kernels (a header setup.py generates from this table) all take them from here, and
+tests/test_constants.py checks that each backend holds the same bits."""
+
 REQUIRED = object()
 """Default of a parameter that has none (prelu's ``weight``)."""
 

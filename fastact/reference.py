@@ -20,7 +20,7 @@ import functools
 import numpy as np
 
 from fastact import _special
-from fastact.catalogue import SELU_ALPHA, SELU_SCALE
+from fastact.catalogue import CONSTANTS
 
 __all__ = [
     "relu", "relu_backward", "leaky_relu", "leaky_relu_backward",
@@ -33,10 +33,14 @@ __all__ = [
     "logsumexp", "logsumexp_backward", "maxout", "maxout_backward",
 ]
 
-# scale*alpha rounded once, so the negative branch of selu has one constant.
-_SELU_SCALE_ALPHA = 1.7580993408473768599402175208123
-_SQRT_2_OVER_PI = 0.79788456080286535587989211986876
-_GELU_TANH_C = 0.044715
+# The op table's constants (every backend takes the same bits from there)
+SELU_SCALE = CONSTANTS["SELU_SCALE"]
+_SELU_SCALE_ALPHA = CONSTANTS["SELU_SCALE_ALPHA"]  # one constant in selu's negative branch
+_SQRT_2_OVER_PI_X2 = CONSTANTS["SQRT_2_OVER_PI_X2"]
+_GELU_TANH_C = CONSTANTS["GELU_TANH_C"]
+_GELU_TANH_3C = CONSTANTS["GELU_TANH_3C"]
+_GELU_TANH_CUTOFF = CONSTANTS["GELU_TANH_BACKWARD_CUTOFF"]
+_INV_SQRT_2PI = CONSTANTS["INV_SQRT_2PI"]
 
 
 def _float64_math(n_arrays):
@@ -280,7 +284,7 @@ def mish_backward(grad_output, x):
 
 def _gelu_tanh_arg(x):
     """2u with u = sqrt(2/pi)(x + 0.044715 x^3): 0.5(1 + tanh(u)) = sigmoid(2u)."""
-    return (2.0 * _SQRT_2_OVER_PI) * (x * (1.0 + _GELU_TANH_C * (x * x)))
+    return _SQRT_2_OVER_PI_X2 * (x * (1.0 + _GELU_TANH_C * (x * x)))
 
 
 @_float64_math(1)
@@ -298,13 +302,13 @@ def gelu(x, approximate="none"):
 def gelu_backward(grad_output, x, approximate="none"):
     if approximate == "tanh":
         t = _gelu_tanh_arg(x)
-        dt = (2.0 * _SQRT_2_OVER_PI) * (1.0 + (3.0 * _GELU_TANH_C) * (x * x))
-        # sigmoid(t)*sigmoid(-t) is sigmoid's derivative without 1 - s cancelling;
-        # for |x| > 1e30 it is 0 while dt overflows, so use the limits there.
+        dt = _SQRT_2_OVER_PI_X2 * (1.0 + _GELU_TANH_3C * (x * x))
+        # sigmoid(t)*sigmoid(-t) is sigmoid's derivative without 1 - s cancelling; beyond
+        # the cutoff it is 0 while x*dt overflows, so use the limits there (as the kernels).
         d = _sigmoid(t) + (x * _sigmoid(t) * _sigmoid(-t)) * dt
-        d = np.where(np.abs(x) > 1e30, np.where(x > 0, 1.0, 0.0), d)
+        d = np.where(np.abs(x) >= _GELU_TANH_CUTOFF, np.where(x > 0, 1.0, 0.0), d)
     else:
-        pdf = _special.exp_neg_half_square(x) * 0.39894228040143267793994605993438
+        pdf = _special.exp_neg_half_square(x) * _INV_SQRT_2PI
         d = _limits_at_inf(x, _special.ndtr(x) + x * pdf, 0.0, 1.0)
     return grad_output * d
 

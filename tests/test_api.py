@@ -47,6 +47,27 @@ def test_every_op_has_documented_forward_and_backward(op):
         assert op.kink in forward.__doc__ and op.kink in backward.__doc__
 
 
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_signatures_are_the_op_tables(op):
+    """The hand-written functions in fastact/_api.py and the op table cannot drift apart:
+    each signature is exactly (arrays, parameters with the table's defaults, *, out, backend)."""
+    from fastact.catalogue import REQUIRED
+
+    def expected(arrays):
+        P = inspect.Parameter
+        return ([P(a, P.POSITIONAL_OR_KEYWORD) for a in arrays]
+                + [P(p.name, P.POSITIONAL_OR_KEYWORD,
+                     **({} if p.default is REQUIRED else {"default": p.default}))
+                   for p in op.params]
+                + [P("out", P.KEYWORD_ONLY, default=None), P("backend", P.KEYWORD_ONLY, default=None)])
+
+    for name in (op.name,) + op.aliases:
+        for fn, arrays in ((getattr(fastact, name), ("x",)),
+                           (getattr(fastact, name + "_backward"), ("grad_output",) + op.saved)):
+            assert list(inspect.signature(fn).parameters.values()) == expected(arrays), fn
+            assert fn.__name__ in inspect.getsource(fn)  # ordinary source, not generated
+
+
 def test_swish_is_silu():
     x = np.linspace(-5, 5, 11)
     np.testing.assert_array_equal(fastact.swish(x), fastact.silu(x))
@@ -570,7 +591,61 @@ BAD_CALLS = [
     ("grad-dtype", lambda x: fastact.relu_backward(x.astype(complex), x), TypeError,
      "relu_backward: grad_output has unsupported dtype complex128"),
     ("missing", lambda x: fastact.maxout(x), TypeError, "pieces"),
+    ("axis-float", lambda x: fastact.softmax(x, axis=-1.0), TypeError,
+     "softmax: axis must be an integer, got -1.0"),
+    ("axis-float-lse", lambda x: fastact.logsumexp(x, axis=1.0), TypeError,
+     "logsumexp: axis must be an integer, got 1.0"),
 ]
+
+_WARM_AND_COLD = """
+import sys, numpy as np, fastact
+sys.path.insert(0, sys.argv[1])
+from test_api import BAD_CALLS
+
+def outcomes():
+    seen = []
+    for backend in fastact.backends():
+        for dtype in (np.float32, np.float64):
+            x = np.linspace(-3, 3, 24, dtype=dtype).reshape(4, 6)
+            with fastact.use_backend(backend):
+                for name, call, error, message in BAD_CALLS:
+                    try:
+                        call(x)
+                        seen.append((backend, name, "no error"))
+                    except Exception as e:
+                        seen.append((backend, name, type(e).__name__, str(e)))
+    return seen
+
+cold = outcomes()
+for backend in fastact.backends():  # many successful calls on every op
+    for op in fastact.OPS:
+        for dtype in (np.float32, np.float64):
+            x = np.linspace(-2, 2, 8, dtype=dtype).reshape(2, 4)
+            for params in op.test_params:
+                params = dict(params)
+                if op.kind == "prelu" and np.size(params["weight"]) > 1:
+                    params["weight"] = np.full(4, 0.25, dtype)
+                    params["axis"] = 1
+                for _ in range(3):
+                    y = getattr(fastact, op.name)(x, **params, backend=backend)
+                    saved = {"x": x, "y": y}
+                    getattr(fastact, op.backward_name)(np.ones_like(y), *[saved[s] for s in op.saved],
+                                                       **params, backend=backend)
+warm = outcomes()
+assert cold == warm, [(c, w) for c, w in zip(cold, warm) if c != w]
+print(len(cold))
+"""
+
+
+def test_every_rule_raises_the_same_warm_and_cold():
+    """Each bad call, on every backend and float dtype, raises the same exception type and
+    message in a fresh process and after many successful calls of every op."""
+    from pathlib import Path
+
+    result = subprocess.run([sys.executable, "-c", _WARM_AND_COLD, str(Path(__file__).parent)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert int(result.stdout.split()[-1]) == len(BAD_CALLS) * 2 * len(fastact.backends())
 
 
 @pytest.mark.parametrize("call,error,message", [c[1:] for c in BAD_CALLS],
