@@ -3,13 +3,24 @@
 Small inputs always run serially (a parallel launch costs more than it saves);
 large ones use ``get_num_threads()`` threads.  In a child created by ``fork``
 the kernels run serially: GNU OpenMP's thread pool does not survive a fork.
+
+A thread count is an integer from 1 to MAX_THREADS (any integer type: ``operator.index``,
+not bool); larger ones are rejected with a ValueError, from ``set_num_threads``,
+``num_threads`` and ``FASTACT_NUM_THREADS`` alike (a count beyond a C int used to be
+accepted and then made every large Cython call raise OverflowError).  The kernels
+further cap the count at what OpenMP or Numba allows.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import operator
 import os
+
+# The most threads a count may ask for: far above any CPU's core count, far below a
+# C int (OpenMP's num_threads and Numba take one).
+MAX_THREADS = 4096
 
 
 def _usable_cores() -> int:
@@ -19,17 +30,34 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _usable_default() -> int:
+    return min(_usable_cores(), MAX_THREADS)
+
+
+def _check(n, what="number of threads") -> int:
+    """n as an int in [1, MAX_THREADS], else ValueError naming ``what``."""
+    try:
+        if isinstance(n, bool):
+            raise TypeError
+        count = operator.index(n)
+    except TypeError:
+        raise ValueError(f"{what} must be a positive integer, got {n!r}") from None
+    if count < 1:
+        raise ValueError(f"{what} must be a positive integer, got {count}")
+    if count > MAX_THREADS:
+        raise ValueError(f"{what} must be at most {MAX_THREADS}, got {count}")
+    return count
+
+
 def _from_environment() -> int:
     value = os.environ.get("FASTACT_NUM_THREADS", "").strip()
     if not value:
-        return _usable_cores()
+        return _usable_default()
     try:
         n = int(value)
     except ValueError:
-        raise ValueError(f"FASTACT_NUM_THREADS must be a positive integer, got {value!r}") from None
-    if n < 1:
-        raise ValueError(f"FASTACT_NUM_THREADS must be a positive integer, got {n}")
-    return n
+        n = value
+    return _check(n, "FASTACT_NUM_THREADS")
 
 
 _default = _from_environment()
@@ -38,14 +66,9 @@ _override: contextvars.ContextVar[int | None] = contextvars.ContextVar("fastact_
 _forked = False
 
 
-def _check(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"number of threads must be a positive integer, got {n!r}")
-    return n
-
-
 def set_num_threads(n: int) -> None:
-    """Set the number of threads large inputs run on (default: the usable cores)."""
+    """Set the number of threads large inputs run on (default: the usable cores), an
+    integer from 1 to MAX_THREADS."""
     global _default
     _default = _check(n)
 
@@ -61,9 +84,10 @@ def get_num_threads() -> int:
 @contextlib.contextmanager
 def num_threads(n: int):
     """Context manager: run on ``n`` threads within the block (this thread/context only)."""
-    token = _override.set(_check(n))
+    count = _check(n)
+    token = _override.set(count)
     try:
-        yield n
+        yield count
     finally:
         _override.reset(token)
 

@@ -91,7 +91,17 @@ def _real(fname: str, p: Param, value) -> float:
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{fname}: {p.name} must be a real number, got {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a real number beyond float's range (10**400, a huge Fraction)
+        raise ValueError(f"{fname}: {p.name} must fit a float, got {_short_repr(value)}"
+                         ) from None
+
+
+def _short_repr(value, limit=40) -> str:
+    """repr(value), its middle elided beyond ``limit`` characters (10**400 has 401 digits)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit // 2]}...{text[-(limit // 2):]}"
 
 
 def _check_real(fname, p, value, x):

@@ -240,8 +240,9 @@ swish_backward = silu_backward
 @_float64_math(1)
 def softplus(x, beta=1.0, threshold=20.0):
     z = beta * x
-    # log(1 + exp(z)) overflows for large z; max(z, 0) + log1p(exp(-|z|)) does not.
-    smooth = (np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))) / beta
+    # log(1 + exp(z)) overflows for large z; max(z, 0) + log1p(exp(-|z|)) does not, and
+    # max(z, 0)/beta = max(x, 0) even where z = beta*x overflows.
+    smooth = np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(z))) / beta
     return np.where(z > threshold, x, smooth)
 
 

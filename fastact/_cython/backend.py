@@ -11,6 +11,7 @@ import functools
 import importlib
 import importlib.util
 import os
+import warnings
 
 import numpy as np
 
@@ -27,25 +28,39 @@ _VARIANTS = {
 }
 
 
-@functools.cache
 def variant() -> str:
-    """The compiled variant this process uses: FASTACT_CPU_VARIANT's, else the best one
-    the CPU supports.  ValueError for a variant unknown or not supported by the CPU."""
+    """The compiled variant this process uses: FASTACT_CPU_VARIANT's (any case), else the
+    best one the CPU supports.  ValueError for a variant unknown or not supported by the
+    CPU (then the Cython backend is unavailable, with one RuntimeWarning saying why)."""
+    name, error = _choose_variant()
+    if error is not None:
+        raise ValueError(error)
+    return name
+
+
+@functools.cache
+def _choose_variant():
+    """(variant, None), or (None, the reason FASTACT_CPU_VARIANT cannot be used), warned once."""
     cpu = set(_cpu.features())
     requested = os.environ.get("FASTACT_CPU_VARIANT", "").strip()
     if requested:
-        name = f"_kernels_{requested}"
+        name = f"_kernels_{requested.lower()}"
+        error = None
         if name not in _VARIANTS:
-            raise ValueError(f"FASTACT_CPU_VARIANT={requested!r}: expected one of "
-                             + ", ".join(v.removeprefix("_kernels_") for v in _VARIANTS))
-        if not _VARIANTS[name] <= cpu:
-            raise ValueError(f"FASTACT_CPU_VARIANT={requested!r}: this CPU lacks "
-                             + ", ".join(sorted(_VARIANTS[name] - cpu)))
-        return name
+            error = (f"FASTACT_CPU_VARIANT={requested!r}: expected one of "
+                     + ", ".join(v.removeprefix("_kernels_") for v in _VARIANTS))
+        elif not _VARIANTS[name] <= cpu:
+            error = (f"FASTACT_CPU_VARIANT={requested!r}: this CPU lacks "
+                     + ", ".join(sorted(_VARIANTS[name] - cpu)))
+        if error is not None:
+            warnings.warn(f"{error}; the Cython backend is unavailable", RuntimeWarning,
+                          stacklevel=2)
+            return None, error
+        return name, None
     for name, needs in _VARIANTS.items():
         if needs <= cpu and importlib.util.find_spec(f"{_PACKAGE}.{name}") is not None:
-            return name
-    return "_kernels_baseline"
+            return name, None
+    return "_kernels_baseline", None
 
 
 def describe() -> str:

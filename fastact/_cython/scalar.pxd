@@ -229,7 +229,9 @@ cdef inline real silu_backward(real g, real x) noexcept nogil:
 
 cdef inline real softplus(real x, real beta, real threshold) noexcept nogil:
     cdef real z = beta * x
-    cdef real smooth = ((z if z > <real>0 else <real>0) + _log1p_unit(_exp_neg(-_abs(z)))) / beta
+    # max(x, 0), not max(z, 0)/beta: z overflows for x near the largest float when beta > 1
+    # (threshold=inf then gave inf for a finite x)
+    cdef real smooth = (x if x > <real>0 else <real>0) + _log1p_unit(_exp_neg(-_abs(z))) / beta
     return x if z > threshold else smooth
 
 cdef inline real softplus_backward(real g, real x, real beta, real threshold) noexcept nogil:

@@ -183,13 +183,19 @@ static inline double fa_exp_neg(double x) {
     return x < -746.0 ? 0.0 : y;
 }
 
-/* e^x - 1 = 2^n (e^r - 1) + (2^n - 1): exact scaling, accurate near 0. */
+/* e^x - 1 = 2^n (e^r - 1) + (2^n - 1): exact scaling, accurate near 0.  For n > 0 it is
+ * computed as 2 (h (e^r - 1) + (h - 1/2)) with h = 2^(n-1) >= 1, which rounds exactly
+ * alike (scaling by 2 is exact) but keeps h finite for n = 128 (1024 in double): 2^n
+ * overflowed there and gave inf - inf = NaN for x in [88.376, 88.723] ([709.436,
+ * 709.783] in double), which celu with a negative alpha reaches.  (Not for n <= 0:
+ * h (e^r - 1) would lose the bits of a subnormal e^r - 1.) */
 static inline float fa_expm1f(float x) {
     float n;
     float xc = x > 89.0f ? 89.0f : (x < -18.0f ? -18.0f : x); /* e^-18 - 1 rounds to -1 */
     float r = fa_reduce_f(xc, &n);
-    float s = fa_ldexp_f(1.0f, n);
-    float y = s * fa_expm1_kernel_f(r) + (s - 1.0f);
+    float up = n > 0.0f ? 1.0f : 0.0f;
+    float h = fa_ldexp_f(1.0f, n - up);
+    float y = (1.0f + up) * (h * fa_expm1_kernel_f(r) + (h - (1.0f - 0.5f * up)));
     y = x > 88.72283935546875f ? __builtin_inff() : y;
     return x != x ? x : y;
 }
@@ -198,8 +204,9 @@ static inline double fa_expm1(double x) {
     double n;
     double xc = x > 710.0 ? 710.0 : (x < -38.0 ? -38.0 : x); /* e^-38 - 1 rounds to -1 */
     double r = fa_reduce_d(xc, &n);
-    double s = fa_ldexp_d(1.0, n);
-    double y = s * fa_expm1_kernel_d(r) + (s - 1.0);
+    double up = n > 0.0 ? 1.0 : 0.0;
+    double h = fa_ldexp_d(1.0, n - up);
+    double y = (1.0 + up) * (h * fa_expm1_kernel_d(r) + (h - (1.0 - 0.5 * up)));
     y = x > 709.782712893384 ? __builtin_inf() : y;
     return x != x ? x : y;
 }

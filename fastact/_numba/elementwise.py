@@ -213,7 +213,9 @@ def silu_backward(g, x):
 def softplus(x, beta, threshold):
     T = type(x)
     z = beta * x
-    smooth = (max(z, T(0)) + vecmath.log1p_unit(vecmath.exp_neg(-abs(z)))) / beta  # computed, then selected
+    # max(x, 0), not max(z, 0)/beta: z overflows for x near the largest float when beta > 1
+    # (threshold=inf then gave inf for a finite x)
+    smooth = max(x, T(0)) + vecmath.log1p_unit(vecmath.exp_neg(-abs(z))) / beta  # computed, then selected
     return x if z > threshold else smooth
 
 

@@ -4,9 +4,11 @@ Each works on one row (the op's axis, moved last by the dispatcher); loops over
 rows come from ``kernels.rows``.  Three passes, each a vectorised loop: the max
 (llvm.maximum, NaN-propagating), the exps, then the scaling.  Sums and the max
 are separate functions compiled with 'reassoc' so they vectorise; the exps never
-are (reassoc breaks exp's range reduction).  log_softmax and logsumexp use
-log1p of the terms below the max plus (ties - 1), so the largest entry keeps
-its digits.
+are (reassoc breaks exp's range reduction).  Sums run over blocks of BLOCK
+entries, each block's sum in the row's type, the blocks' sums added in float64 (one
+float32 sum over a long row drifted: softmax of 2^24 float32 entries was 10^4 ulp
+off; a float64 accumulator per entry costs speed).  log_softmax and logsumexp use log1p of the terms below the max plus
+(ties - 1), so the largest entry keeps its digits.
 """
 
 from __future__ import annotations
@@ -44,20 +46,32 @@ def _maximum(typingctx, a, b):
     return a(a, b), codegen
 
 
+# the sums' block length (the exps of _log_sum_exp_shifted go through a scratch of it too)
+BLOCK = 1024
+
+
 @_reduction
 def _sum(a):
-    s = type(a[0])(0)
-    for i in range(a.size):
-        s += a[i]
-    return s
+    """The sum of a in float64, blockwise."""
+    total = 0.0
+    for start in range(0, a.size, BLOCK):
+        s = type(a[0])(0)
+        for i in range(start, min(start + BLOCK, a.size)):
+            s += a[i]
+        total += s
+    return total
 
 
 @_reduction
 def _dot(a, b):
-    s = type(a[0])(0)
-    for i in range(a.size):
-        s += a[i] * b[i]
-    return s
+    """The dot product of a and b in float64, blockwise."""
+    total = 0.0
+    for start in range(0, a.size, BLOCK):
+        s = type(a[0])(0)
+        for i in range(start, min(start + BLOCK, a.size)):
+            s += a[i] * b[i]
+        total += s
+    return total
 
 
 @_reduction
@@ -79,14 +93,23 @@ def _count(x, value):
 
 @row
 def _log_sum_exp_shifted(x, m):
-    """log(sum exp(x - m)) as log1p(rest) for a finite max m: rest = the terms below the
-    max plus (number of maxima - 1), so the largest entry keeps its digits."""
+    """log(sum exp(x - m)) in float64 as log1p(rest) for a finite max m: rest = the terms
+    below the max plus (number of maxima - 1), so the largest entry keeps its digits.
+
+    The exps (not compiled with reassoc) go to a scratch block by block, and each block
+    is summed by _sum: the peak memory stays the row's plus BLOCK entries.
+    """
     T = type(m)
-    scratch = np.empty_like(x)
-    for i in range(x.size):
-        e = vecmath.exp_neg(x[i] - m)  # x - m <= 0: the cheaper exp
-        scratch[i] = e if x[i] < m else T(0)
-    return vecmath.log1p(_sum(scratch) + T(_count(x, m) - 1))
+    scratch = np.empty(min(x.size, BLOCK), x.dtype)
+    rest = 0.0
+    for start in range(0, x.size, BLOCK):
+        k = min(BLOCK, x.size - start)
+        for i in range(k):
+            v = x[start + i]
+            e = vecmath.exp_neg(v - m)  # x - m <= 0: the cheaper exp
+            scratch[i] = e if v < m else T(0)
+        rest += _sum(scratch[:k])
+    return vecmath.log1p(rest + np.float64(_count(x, m) - 1))
 
 
 @row
@@ -112,7 +135,7 @@ def softmax(x, out):
         return
     for i in range(x.size):
         out[i] = vecmath.exp_neg(x[i] - m)  # x - m <= 0: the cheaper exp
-    inv = type(m)(1) / _sum(out)  # a multiply per entry instead of a division
+    inv = type(m)(1.0 / _sum(out))  # a multiply per entry instead of a division
     for i in range(x.size):
         out[i] = out[i] * inv
 
@@ -122,7 +145,7 @@ def log_softmax(x, out):
     m = _row_max_or_nan_row(x, out)
     if m is None:
         return
-    log_total = _log_sum_exp_shifted(x, m)
+    log_total = type(m)(_log_sum_exp_shifted(x, m))
     for i in range(x.size):
         out[i] = (x[i] - m) - log_total
 
@@ -134,14 +157,14 @@ def logsumexp(x):
     m = _row_max(x)
     if not math.isfinite(m):  # NaN, +inf, or an all -inf row: the max is the answer
         return m
-    return m + _log_sum_exp_shifted(x, m)
+    return type(m)(m + _log_sum_exp_shifted(x, m))  # in float64, rounded once
 
 
 @row
 def softmax_backward(g, y, out):
     if y.size == 0:
         return
-    dot = _dot(g, y)
+    dot = type(y[0])(_dot(g, y))
     for i in range(y.size):
         out[i] = y[i] * (g[i] - dot)
 
@@ -150,7 +173,7 @@ def softmax_backward(g, y, out):
 def log_softmax_backward(g, y, out):
     if y.size == 0:
         return
-    total = _sum(g)
+    total = type(y[0])(_sum(g))
     for i in range(y.size):
         out[i] = g[i] - vecmath.exp(y[i]) * total
 

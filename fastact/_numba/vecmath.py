@@ -217,10 +217,15 @@ def exp_neg_f64(x):
 
 @scalar
 def expm1_f32(x):
+    """2^n (e^r - 1) + (2^n - 1); for n > 0 as 2 (h (e^r - 1) + (h - 1/2)), h = 2^(n-1):
+    rounded alike, but h stays finite at n = 128 (the Cython twin, fa_expm1f, explains:
+    2^n gave NaN there)."""
     xc = min(max(x, np.float32(-18.0)), np.float32(89.0))
     n, r = _reduce_f32(xc)
-    s = _ldexp_f32(np.float32(1.0), n)
-    y = s * _expm1_kernel_f32(r) + (s - np.float32(1.0))
+    up = np.float32(1.0) if n > np.float32(0.0) else np.float32(0.0)
+    h = _ldexp_f32(np.float32(1.0), n - up)
+    y = (np.float32(1.0) + up) * (h * _expm1_kernel_f32(r)
+                                  + (h - (np.float32(1.0) - np.float32(0.5) * up)))
     y = _INF_F if x > np.float32(88.72283935546875) else y
     return x if x != x else y
 
@@ -229,8 +234,9 @@ def expm1_f32(x):
 def expm1_f64(x):
     xc = min(max(x, -38.0), 710.0)
     n, r = _reduce_f64(xc)
-    s = _ldexp_f64(1.0, n)
-    y = s * _expm1_kernel_f64(r) + (s - 1.0)
+    up = 1.0 if n > 0.0 else 0.0  # h finite at n = 1024 (expm1_f32 says why)
+    h = _ldexp_f64(1.0, n - up)
+    y = (1.0 + up) * (h * _expm1_kernel_f64(r) + (h - (1.0 - 0.5 * up)))
     y = np.inf if x > 709.782712893384 else y
     return x if x != x else y
 
