@@ -12,6 +12,18 @@
 from libc.float cimport DBL_MAX, FLT_MAX
 from libc.math cimport INFINITY, NAN, fabs, fabsf
 
+# The op table's constants (fastact.catalogue.CONSTANTS), in a header setup.py writes:
+# one source for every backend's bits.
+cdef extern from "constants.h" nogil:
+    const double FA_SELU_SCALE
+    const double FA_SELU_SCALE_ALPHA
+    const double FA_SQRT_2_OVER_PI_X2
+    const double FA_GELU_TANH_C
+    const double FA_GELU_TANH_3C
+    const double FA_GELU_TANH_BACKWARD_CUTOFF
+    const double FA_INV_SQRT_2
+    const double FA_INV_SQRT_2PI
+
 cdef extern from "vecmath.h" nogil:
     float fa_expf(float x) noexcept
     double fa_exp(double x) noexcept
@@ -189,15 +201,15 @@ cdef inline real elu_backward(real g, real x, real alpha) noexcept nogil:
     return g * (<real>1 if x > <real>0 else negative)
 
 cdef inline real selu(real x) noexcept nogil:
-    cdef real negative = <real>1.7580993408473768599402175208123 * _expm1(x)
+    cdef real negative = <real>FA_SELU_SCALE_ALPHA * _expm1(x)
     # float: the product in double, rounded once; with the scale rounded to float it
     # reached 1.12 ulp and overflowed to inf for x just below FLT_MAX / scale.
-    cdef real positive = <real>(<double>x * 1.0507009873554804934193349852946)
+    cdef real positive = <real>(<double>x * FA_SELU_SCALE)
     return positive if x > <real>0 else negative
 
 cdef inline real selu_backward(real g, real x) noexcept nogil:
-    cdef real negative = <real>1.7580993408473768599402175208123 * _exp_neg(x)
-    return g * (<real>1.0507009873554804934193349852946 if x > <real>0 else negative)
+    cdef real negative = <real>FA_SELU_SCALE_ALPHA * _exp_neg(x)
+    return g * (<real>FA_SELU_SCALE if x > <real>0 else negative)
 
 cdef inline real celu(real x, real alpha) noexcept nogil:
     cdef real negative = alpha * _expm1(x / alpha)
@@ -270,25 +282,25 @@ cdef inline real mish_backward(real g, real x) noexcept nogil:
 
 cdef inline real _gelu_tanh_arg(real x) noexcept nogil:
     """2u with u = sqrt(2/pi)(x + 0.044715 x^3): 0.5(1 + tanh(u)) = sigmoid(2u)."""
-    return <real>1.5957691216057308 * (x * (<real>1 + <real>0.044715 * (x * x)))
+    return <real>FA_SQRT_2_OVER_PI_X2 * (x * (<real>1 + <real>FA_GELU_TANH_C * (x * x)))
 
 cdef inline real gelu_tanh(real x) noexcept nogil:
     return _x_sigmoid(x, _gelu_tanh_arg(x))
 
 cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
     cdef real t = _gelu_tanh_arg(x)
-    cdef real dt = <real>1.5957691216057308 * (<real>1 + <real>0.134145 * (x * x))
+    cdef real dt = <real>FA_SQRT_2_OVER_PI_X2 * (<real>1 + <real>FA_GELU_TANH_3C * (x * x))
     cdef real s = _sigmoid(t)
     cdef real d = s + (x * s * _sigmoid_neg(t)) * dt
-    if _abs(x) >= <real>1e10:  # s*(1-s) is 0 there while x*dt overflows
+    if _abs(x) >= <real>FA_GELU_TANH_BACKWARD_CUTOFF:  # s*(1-s) is 0 there while x*dt overflows
         d = <real>1 if x > <real>0 else <real>0
     return g * d
 
 cdef inline real gelu(real x) noexcept nogil:
-    cdef real cdf = <real>0.5 * _erfc(-x * <real>0.70710678118654752440)
+    cdef real cdf = <real>0.5 * _erfc(-x * <real>FA_INV_SQRT_2)
     return _no_neg_inf(x) * cdf
 
 cdef inline real gelu_backward(real g, real x) noexcept nogil:
-    cdef real cdf = <real>0.5 * _erfc(-x * <real>0.70710678118654752440)
-    cdef real pdf = <real>0.39894228040143267794 * _exp_neg(<real>-0.5 * (x * x))
+    cdef real cdf = <real>0.5 * _erfc(-x * <real>FA_INV_SQRT_2)
+    cdef real pdf = <real>FA_INV_SQRT_2PI * _exp_neg(<real>-0.5 * (x * x))
     return g * _muladd(_finite(x), pdf, cdf)

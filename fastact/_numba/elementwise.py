@@ -16,16 +16,20 @@ from __future__ import annotations
 import numpy as np
 
 from fastact._numba import vecmath
-from fastact.catalogue import SELU_ALPHA, SELU_SCALE
+from fastact.catalogue import CONSTANTS
 
 scalar = vecmath.inlined  # the op scalars: inlined into the loops at Numba-IR level
 helper = vecmath.scalar  # their small helpers: plain calls LLVM inlines
 
-_SELU_SCALE_ALPHA = SELU_SCALE * SELU_ALPHA
-_SQRT_2_OVER_PI_X2 = 1.5957691216057307  # 2*sqrt(2/pi): 0.5(1 + tanh(u)) = sigmoid(2u)
-_GELU_C = 0.044715
-_INV_SQRT_2 = 0.7071067811865476
-_INV_SQRT_2PI = 0.3989422804014327
+# The op table's constants (tests/test_constants.py checks every backend holds their bits)
+SELU_SCALE = CONSTANTS["SELU_SCALE"]
+_SELU_SCALE_ALPHA = CONSTANTS["SELU_SCALE_ALPHA"]
+_SQRT_2_OVER_PI_X2 = CONSTANTS["SQRT_2_OVER_PI_X2"]  # 0.5(1 + tanh(u)) = sigmoid(2u)
+_GELU_C = CONSTANTS["GELU_TANH_C"]
+_GELU_3C = CONSTANTS["GELU_TANH_3C"]
+_GELU_TANH_CUTOFF = CONSTANTS["GELU_TANH_BACKWARD_CUTOFF"]
+_INV_SQRT_2 = CONSTANTS["INV_SQRT_2"]
+_INV_SQRT_2PI = CONSTANTS["INV_SQRT_2PI"]
 
 
 @helper
@@ -271,10 +275,10 @@ def gelu_tanh(x):
 def gelu_tanh_backward(g, x):
     T = type(x)
     t = T(_SQRT_2_OVER_PI_X2) * (x * (T(1) + T(_GELU_C) * (x * x)))
-    dt = T(_SQRT_2_OVER_PI_X2) * (T(1) + T(3 * _GELU_C) * (x * x))
+    dt = T(_SQRT_2_OVER_PI_X2) * (T(1) + T(_GELU_3C) * (x * x))
     s, s_neg = _sigmoids(t)
     d = s + (x * s * s_neg) * dt
-    if abs(x) >= T(1e10):  # s*s_neg is 0 there while x*dt overflows
+    if abs(x) >= T(_GELU_TANH_CUTOFF):  # s*s_neg is 0 there while x*dt overflows
         d = T(1) if x > T(0) else T(0)
     return g * d
 
