@@ -63,7 +63,10 @@ class Case:
         x = (rng.standard_normal(shape) * 3).astype(dtype)
         if not self.backward:
             return (x,)
-        y = np.asarray(getattr(reference, self.op.name)(x, **self.params)).astype(dtype)
+        if "y" in self.op.saved or self.op.kind != "elementwise":  # the reference when needed
+            y = np.asarray(getattr(reference, self.op.name)(x, **self.params)).astype(dtype)
+        else:
+            y = x  # grad_output has x's shape
         g = rng.standard_normal(y.shape).astype(dtype)
         return (g,) + tuple({"x": x, "y": y}[s] for s in self.op.saved)
 
@@ -79,10 +82,14 @@ class Case:
         result = result[0] if isinstance(result, tuple) else result
         return direct_call(fn, arrays, dict(params, out=np.empty_like(np.asarray(result))))
 
-    def bytes(self, arrays) -> int:
+    def bytes(self, arrays, out=None) -> int:
+        """Bytes read and written by a call: ``out`` is a call's result (the reference's is
+        computed when not given, slowly at 2^22)."""
         import fastact
 
-        out = getattr(fastact, self.label.split("[")[0])(*arrays, **self.params, backend="numpy")
+        if out is None:
+            out = getattr(fastact, self.label.split("[")[0])(*arrays, **self.params,
+                                                             backend="numpy")
         out = out if isinstance(out, tuple) else (out,)
         return sum(np.asarray(a).nbytes for a in arrays) + sum(np.asarray(o).nbytes for o in out)
 
@@ -252,13 +259,14 @@ def _jax_functions(case: Case):
 
 def available_peers():
     """The peers importable here, and why the others are not."""
+    import importlib.util
+
     found, missing = [], {}
-    for peer in PEERS:
-        try:
-            __import__(peer)
+    for peer in PEERS:  # found without importing them (importing torch takes seconds)
+        if importlib.util.find_spec(peer) is not None:
             found.append(peer)
-        except ImportError as error:
-            missing[peer] = f"not installed ({error.name})"
+        else:
+            missing[peer] = "not installed"
     return found, missing
 
 
@@ -345,13 +353,14 @@ def measure(case_list, dtypes, sizes, backends, peers, *, out=False, rounds=7, p
                     fn = peer_callable(peer, case, arrays)
                     if fn is not None:
                         callables[peer] = fn
-                first = {}
+                first, result = {}, None
                 for key, fn in callables.items():  # the first call compiles (Numba)
                     start = time.perf_counter()
-                    fn()
+                    value = fn()
                     first[key] = time.perf_counter() - start
+                    result = value if result is None and key in backends else result
                 seconds = time_interleaved(callables, rounds)
-                nbytes = case.bytes(arrays)
+                nbytes = case.bytes(arrays, result)
                 rows.append({"op": case.label, "dtype": np.dtype(dtype).name, "size": exponent,
                              "bytes": nbytes, "memcpy_gbs": memcpy,
                              "gbs": {k: nbytes / s / 1e9 for k, s in seconds.items()},
