@@ -237,7 +237,7 @@ class BuildExt(build_ext):
         # A separate process, so that the variants Cythonize in parallel (not under one GIL)
         subprocess.run([sys.executable, "-m", "cython", "-3", "-I", str(HERE), str(pyx),
                         "-o", str(c_file)], check=True, cwd=HERE)
-        ext.sources = [str(c_file)]
+        ext.sources = [str(c_file.relative_to(HERE))]  # setuptools wants relative paths
         self.force = True  # the .c was just written: compile it, whatever the timestamps
         super().build_extension(ext)
         if cached is not None:
