@@ -254,6 +254,24 @@ def test_comparison_example_runs_in_reduced_form(tmp_path):
     assert relu["val_loss"][-1] < relu["val_loss"][0]
 
 
+def test_comparison_example_writes_beside_itself_and_limits_blas_threads():
+    """Its PNG goes next to the script (not into the current directory), and a run starts
+    NumPy with one BLAS thread unless the environment says otherwise."""
+    import subprocess
+    import sys
+
+    code = ("import importlib.util, os, sys\n"
+            "spec = importlib.util.spec_from_file_location('ex', sys.argv[1])\n"
+            "ex = importlib.util.module_from_spec(spec); spec.loader.exec_module(ex)\n"
+            "print(ex.DEFAULT_PNG); print(os.environ['OPENBLAS_NUM_THREADS'])\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    run = subprocess.run([sys.executable, "-c", code, str(EXAMPLE)], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    png, threads = run.stdout.split()
+    assert Path(png) == EXAMPLE.with_suffix(".png") and threads == "1"
+
+
 @pytest.mark.parametrize("op", LAYER_OPS, ids=lambda op: op.layer)
 def test_calling_a_layer_is_its_forward(op):
     x = _input(op)
