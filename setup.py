@@ -140,9 +140,9 @@ def lto_flags(openmp):
     return flags if compiler_accepts(openmp + flags) else []
 
 
-def extensions():
-    import numpy
-
+def toolchain_flags():
+    """(compile flags, link flags) the compiler supports: OpenMP and LTO, probed once, at
+    build time (not in the metadata steps pip runs first)."""
     openmp = ["-fopenmp"] if sys.platform != "win32" else ["/openmp"]
     if os.environ.get("FASTACT_OPENMP", "").strip() == "0":  # for testing a serial build
         openmp = []
@@ -152,17 +152,19 @@ def extensions():
     if not openmp:
         print("fastact: building the Cython kernels without OpenMP (serial)", file=sys.stderr)
     lto = lto_flags(openmp)
-    compile_args = {module: [*RELEASE, *SAFE_MATH, *SIMD] + arch + openmp + lto
-                    for module, arch in variants().items()}
+    return openmp + lto, openmp + lto
+
+
+def extensions():
+    import numpy
+
     return [Extension(
         f"fastact._cython.{module}",
         [str(render_kernels(module).relative_to(HERE))],
         include_dirs=[numpy.get_include(), str(CYTHON_DIR)],
-        extra_compile_args=args,
-        # with LTO the code is generated at link time: the link takes the same flags
-        extra_link_args=args if lto else openmp,
+        extra_compile_args=[*RELEASE, *SAFE_MATH, *SIMD] + arch,  # + toolchain_flags()
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    ) for module, args in compile_args.items()]
+    ) for module, arch in variants().items()]
 
 
 def cache_dir():
@@ -196,6 +198,16 @@ class BuildExt(build_ext):
                 cores = os.cpu_count() or 1
             self.parallel = int(jobs) if jobs else cores
         self.cache = cache_dir()
+
+    def build_extensions(self):
+        compile_flags, link_flags = toolchain_flags()
+        for ext in self.extensions:
+            ext.extra_compile_args = ext.extra_compile_args + compile_flags
+            # with LTO the code is generated at link time: the link takes the same flags
+            lto = any(flag.startswith("-flto") for flag in link_flags)
+            ext.extra_link_args = ext.extra_link_args + (ext.extra_compile_args if lto
+                                                         else link_flags)
+        super().build_extensions()
 
     def _compiler_version(self):
         command = self.compiler.compiler_so if hasattr(self.compiler, "compiler_so") else ["cc"]
