@@ -10,7 +10,7 @@ contend with each other: BLAS runs on one thread (--blas-threads to change it; o
 2-core machine its default threads made a run 10-25 times slower).
 
     pip install -e ".[examples]"
-    python examples/compare_activations.py            # about 15 s on two cores
+    python examples/compare_activations.py            # about 13 s on two cores
     python examples/compare_activations.py --epochs 5 --activations relu,gelu --out run.png
 """
 
