@@ -144,7 +144,12 @@ def _check_axis(fname, p, value, x):
         axis = operator.index(value)
     except TypeError:
         raise TypeError(f"{fname}: {p.name} must be an integer, got {value!r}") from None
-    return np.lib.array_utils.normalize_axis_index(axis, x.ndim, msg_prefix=f"{fname}: {p.name}")
+    if not -x.ndim <= axis < x.ndim:
+        # NumPy's message names the axis itself: "softmax: axis 5 is out of bounds for
+        # array of dimension 2"
+        prefix = fname if p.name == "axis" else f"{fname}: {p.name}:"
+        raise np.exceptions.AxisError(axis, x.ndim, prefix)
+    return axis + x.ndim if axis < 0 else axis
 
 
 def _check_bool(fname, p, value, x):

@@ -6,9 +6,11 @@ busy machine hits all alike); the figure is the median over rounds.  GB/s counts
 the bytes of every array read and written; "vs peer" is the best fastact backend
 over the best peer; "of memcpy" its fraction of np.copyto's GB/s on the same bytes.
 Protocol (the default): float32, contiguous, 2^10, 2^16 and 2^22 elements, rows of
-1024 for the row ops, a new output per call (as PyTorch and JAX allocate), one thread.
+1024 for the row ops, a new output per call (as PyTorch and JAX allocate), one thread,
+the backend in use (Cython where built; --backends cython,numba adds Numba) against the
+peers installed (pip install torch==2.13.0; pip install jax jaxlib).
 
-    fastact bench                                      # the default set, < 1 minute
+    fastact bench                                      # the default set, ~10 s
     fastact bench --ops gelu,softmax --dtype float64 --sizes 16,22 --threads 2
     fastact bench --ops all --backward --json run.json --plot run.png
 """
@@ -61,7 +63,10 @@ class Case:
         x = (rng.standard_normal(shape) * 3).astype(dtype)
         if not self.backward:
             return (x,)
-        y = np.asarray(getattr(reference, self.op.name)(x, **self.params)).astype(dtype)
+        if "y" in self.op.saved or self.op.kind != "elementwise":  # the reference when needed
+            y = np.asarray(getattr(reference, self.op.name)(x, **self.params)).astype(dtype)
+        else:
+            y = x  # grad_output has x's shape
         g = rng.standard_normal(y.shape).astype(dtype)
         return (g,) + tuple({"x": x, "y": y}[s] for s in self.op.saved)
 
@@ -77,10 +82,14 @@ class Case:
         result = result[0] if isinstance(result, tuple) else result
         return direct_call(fn, arrays, dict(params, out=np.empty_like(np.asarray(result))))
 
-    def bytes(self, arrays) -> int:
+    def bytes(self, arrays, out=None) -> int:
+        """Bytes read and written by a call: ``out`` is a call's result (the reference's is
+        computed when not given, slowly at 2^22)."""
         import fastact
 
-        out = getattr(fastact, self.label.split("[")[0])(*arrays, **self.params, backend="numpy")
+        if out is None:
+            out = getattr(fastact, self.label.split("[")[0])(*arrays, **self.params,
+                                                             backend="numpy")
         out = out if isinstance(out, tuple) else (out,)
         return sum(np.asarray(a).nbytes for a in arrays) + sum(np.asarray(o).nbytes for o in out)
 
@@ -250,13 +259,14 @@ def _jax_functions(case: Case):
 
 def available_peers():
     """The peers importable here, and why the others are not."""
+    import importlib.util
+
     found, missing = [], {}
-    for peer in PEERS:
-        try:
-            __import__(peer)
+    for peer in PEERS:  # found without importing them (importing torch takes seconds)
+        if importlib.util.find_spec(peer) is not None:
             found.append(peer)
-        except ImportError as error:
-            missing[peer] = f"not installed ({error.name})"
+        else:
+            missing[peer] = "not installed"
     return found, missing
 
 
@@ -343,13 +353,14 @@ def measure(case_list, dtypes, sizes, backends, peers, *, out=False, rounds=7, p
                     fn = peer_callable(peer, case, arrays)
                     if fn is not None:
                         callables[peer] = fn
-                first = {}
+                first, result = {}, None
                 for key, fn in callables.items():  # the first call compiles (Numba)
                     start = time.perf_counter()
-                    fn()
+                    value = fn()
                     first[key] = time.perf_counter() - start
+                    result = value if result is None and key in backends else result
                 seconds = time_interleaved(callables, rounds)
-                nbytes = case.bytes(arrays)
+                nbytes = case.bytes(arrays, result)
                 rows.append({"op": case.label, "dtype": np.dtype(dtype).name, "size": exponent,
                              "bytes": nbytes, "memcpy_gbs": memcpy,
                              "gbs": {k: nbytes / s / 1e9 for k, s in seconds.items()},
@@ -370,17 +381,36 @@ def summarise(row, backends, peers):
 
 
 def format_table(rows, backends, peers, *, out=False) -> str:
+    """The Markdown table: GB/s per backend, peer and memcpy, the speed-up over the best
+    peer (only when a peer was measured) and the fraction of memcpy."""
     columns = list(backends) + ([f"{b} out=" for b in backends] if out else []) + list(peers)
-    head = ["op", "dtype", "size"] + columns + ["memcpy", "vs best peer", "of memcpy"]
+    head = (["op", "dtype", "size (elements)"] + [f"{c} GB/s" for c in columns]
+            + ["memcpy GB/s"] + (["vs best peer"] if peers else []) + ["of memcpy"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         _, _, speedup, roof = summarise(row, backends, peers)
         cells = [row["op"], row["dtype"], f"2^{row['size']}"]
         cells += [f"{row['gbs'][c]:.2f}" if c in row["gbs"] else "–" for c in columns]
-        cells += [f"{row['memcpy_gbs']:.1f}", f"{speedup:.2f}×" if speedup else "–",
-                  f"{roof:.2f}"]
+        cells += [f"{row['memcpy_gbs']:.1f}"]
+        if peers:
+            cells += [f"{speedup:.2f}×" if speedup else "–"]
+        cells += [f"{roof:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# How to add each peer (the README's figures were measured against PyTorch 2.13.0)
+PEER_INSTALL = {"torch": "pip install torch==2.13.0", "jax": "pip install jax jaxlib"}
+
+
+def legend(peers) -> str:
+    """What the table's figures mean (printed above it)."""
+    text = ("GB/s: bytes of every array read and written / median time per call (higher is "
+            "better); 'of memcpy': the best fastact backend's GB/s over np.copyto's on as many "
+            "bytes")
+    if peers:
+        text += "; 'vs best peer': the best fastact backend's GB/s over the best peer's"
+    return text + "."
 
 
 def plot(rows, backends, peers, path):
@@ -392,6 +422,7 @@ def plot(rows, backends, peers, path):
                          "pip install 'fastact[bench]' (or pip install matplotlib)") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
     panels = list(dict.fromkeys((r["op"], r["dtype"]) for r in rows))
     ncols = min(4, len(panels))
@@ -413,15 +444,21 @@ def plot(rows, backends, peers, path):
                 label="memcpy")
         ax.set(xscale="log", yscale="log", title=f"{op} ({dtype})")
         ax.set_xticks(sizes, [f"2^{r['size']}" for r in data])
-        ax.grid(True, which="both", alpha=0.3)
+        ax.xaxis.set_minor_locator(NullLocator())
+        # 1, 2, 5 per decade, written plainly (not 2x10^1, 3x10^1... on every minor tick)
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.grid(True, which="major", alpha=0.3)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     for ax in axes[:, 0]:
         ax.set_ylabel("GB/s")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
-    fig.suptitle("fastact vs peers: throughput (GB/s of all arrays read and written; "
-                 "higher is better)")
+    measured = [p for p in peers if any(p in r["gbs"] for r in rows)]
+    who = f"fastact vs {', '.join(measured)}" if measured else "fastact"
+    fig.suptitle(f"{who}: throughput (GB/s of all arrays read and written; higher is better)")
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
@@ -453,8 +490,9 @@ def add_arguments(parser):
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
                         help="element counts as powers of two (default 10,16,22)")
     parser.add_argument("--threads", type=int, default=1, help="threads (default 1)")
-    parser.add_argument("--backends", default=None, help="fastact backends (default: numba, "
-                                                         "cython where available)")
+    parser.add_argument("--backends", default=None,
+                        help="fastact backends, e.g. cython,numba (default: the one in use, "
+                             "cython where built, else numba)")
     parser.add_argument("--peers", default=None, help="torch, jax (default: those installed; "
                                                       "'none' for none)")
     parser.add_argument("--out", action="store_true", help="also time with a preallocated out=")
@@ -477,8 +515,10 @@ def _options(args):
     if args.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {args.threads}")
     available = fastact.backends()
+    # default: the backend 'auto' uses (Cython where built); Numba only on request, as its
+    # first calls compile (13 s of a 19 s default run)
     backends = ([b.strip() for b in args.backends.split(",")] if args.backends
-                else [b for b in available if b != "numpy"] or ["numpy"])
+                else [next((b for b in ("cython", "numba") if b in available), "numpy")])
     bad = [b for b in backends if b not in available]
     if bad:
         raise ValueError(f"backend {bad[0]!r} is not available; available: "
@@ -518,15 +558,27 @@ def run(args) -> int:
     with fastact.num_threads(args.threads):
         rows = measure(case_list, dtypes, sizes, backends, peers, out=args.out,
                        rounds=args.rounds)
+    print(legend(peers))
     print(format_table(rows, backends, peers, out=args.out))
-    first_calls = sum(r["first_call_seconds"].get("numba", 0.0) for r in rows)
     notes = [f"{args.threads} thread(s); medians of {args.rounds} interleaved rounds; "
-             f"Numba's first calls (compiling, or loading its disk cache) {first_calls:.1f} s; "
              f"total {time.perf_counter() - started:.0f} s."]
+    if "numba" in backends:
+        first_calls = sum(r["first_call_seconds"].get("numba", 0.0) for r in rows)
+        notes.append(f"Numba's first calls (compiling, or loading its disk cache): "
+                     f"{first_calls:.1f} s.")
+    elif "numba" in fastact.backends():
+        notes.append("Numba not measured (it compiles each kernel on first use): "
+                     "--backends cython,numba adds it.")
     if "jax" in peers:
         notes.append("JAX's CPU thread pool cannot be limited at run time "
                      "(XLA_FLAGS before start-up): it may use every core.")
-    notes += [f"{peer}: {why}" for peer, why in missing.items()]
+    if not peers and args.peers is None:
+        notes.append("No peer installed, so no comparison. To compare with PyTorch and JAX, "
+                     + " and ".join(f"`{PEER_INSTALL[p]}`" for p in PEERS)
+                     + ", then run fastact bench again.")
+    else:
+        notes += [f"{peer}: {why}; `{PEER_INSTALL[peer]}` adds it." for peer, why in missing.items()
+                  if args.peers is None]
     print("\n".join(notes))
     if args.json:
         with open(args.json, "w") as f:

@@ -34,7 +34,7 @@ import fastact
 from fastact import _validate
 from fastact.catalogue import OPS, REQUIRED
 
-__all__ = ["Parameter", "Activation", "Linear", "parameters"]
+__all__ = ["Parameter", "Layer", "Activation", "Linear", "parameters"]
 
 
 class Parameter:
@@ -57,7 +57,22 @@ def parameters(layers_) -> list[Parameter]:
     return [p for layer in layers_ for p in layer.parameters()]
 
 
-class Activation:
+class Layer:
+    """What every layer has: ``layer(x)`` is ``layer.forward(x)`` (as in PyTorch), its
+    learnable parameters, and zero_grad()."""
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def parameters(self) -> list[Parameter]:
+        return []
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.zero_grad()
+
+
+class Activation(Layer):
     """An activation layer for the op ``self.op`` (subclasses below fix it).
 
     Parameters are the op's, with its defaults (see ``fastact.<op>``); ``backend``
@@ -99,13 +114,6 @@ class Activation:
             if p.check not in ("axis", "pieces", "weight"):
                 _validate.check_param(type(self).__name__, p, self.params[p.name], probe)
 
-    def parameters(self) -> list[Parameter]:
-        return []
-
-    def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.zero_grad()
-
     def _call_params(self):
         return self.params
 
@@ -136,10 +144,14 @@ class Activation:
         """What forward kept, by name (x or y): the arrays backward will use."""
         return dict(zip(self.op.saved, self._saved or ()))
 
+    def _repr_params(self) -> list[str]:
+        return [f"{k}={v!r}" for k, v in self.params.items()]
+
     def __repr__(self):
-        params = ", ".join(f"{k}={v!r}" for k, v in self.params.items()
-                           if self.op.kind != "prelu" or k != "weight")
-        return f"{type(self).__name__}({params})"
+        params = self._repr_params()
+        if self.backend is not None:
+            params.append(f"backend={self.backend!r}")
+        return f"{type(self).__name__}({', '.join(params)})"
 
 
 class _PReLU(Activation):
@@ -157,6 +169,11 @@ class _PReLU(Activation):
 
     def _check_params(self):
         pass  # the weight is checked against x at each forward
+
+    def _repr_params(self) -> list[str]:
+        w = self.weight.value
+        return [f"num_parameters={w.size}", f"axis={self.params['axis']!r}",
+                f"dtype={w.dtype.name}"]
 
     def parameters(self) -> list[Parameter]:
         return [self.weight]
@@ -180,7 +197,7 @@ class _PReLU(Activation):
         return grad_input
 
 
-class Linear:
+class Linear(Layer):
     """y = x @ W + b with W of shape (in_features, out_features), Glorot-uniform by default.
 
     ``init='lecun'`` draws W from N(0, 1/in_features) instead (for SELU networks).
@@ -204,9 +221,10 @@ class Linear:
     def parameters(self) -> list[Parameter]:
         return [self.weight, self.bias]
 
-    def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.zero_grad()
+    def __repr__(self):
+        in_features, out_features = self.weight.value.shape
+        return (f"Linear(in_features={in_features}, out_features={out_features}, "
+                f"dtype={self.weight.value.dtype.name})")
 
     def forward(self, x):
         """x @ W + b for x of shape (..., in_features); keeps x for backward."""

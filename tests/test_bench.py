@@ -127,3 +127,50 @@ def test_accuracy_exhaustive_on_a_range_and_resumes(tmp_path, capsys):
 def test_accuracy_refuses_bad_options(argv, message, capsys):
     assert cli.main(["accuracy"] + argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_bench_table_shows_units_and_without_peers_says_how_to_add_them(monkeypatch, capsys):
+    from fastact import benchmark
+
+    monkeypatch.setattr(benchmark, "available_peers",
+                        lambda: ([], {"torch": "not installed (torch)",
+                                      "jax": "not installed (jax)"}))
+    assert cli.main(["bench", "--ops", "relu", "--sizes", "8", "--backends", "numpy",
+                     "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| op | dtype | size (elements) | numpy GB/s | memcpy GB/s | of memcpy |" in out
+    assert "vs best peer" not in out  # no column of dashes without a peer
+    assert "GB/s: bytes of every array read and written" in out
+    assert "pip install torch==2.13.0" in out and "pip install jax jaxlib" in out
+
+
+def test_bench_default_measures_the_backend_in_use(monkeypatch):
+    import argparse
+
+    import fastact
+    from fastact import benchmark
+
+    parser = argparse.ArgumentParser()
+    benchmark.add_arguments(parser)
+    backends = benchmark._options(parser.parse_args(["--peers", "none"]))[3]
+    expected = "cython" if "cython" in fastact.backends() else \
+        "numba" if "numba" in fastact.backends() else "numpy"
+    assert backends == [expected]
+
+
+def test_bench_plot_title_names_only_the_peers_measured(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.figure
+
+    from fastact import benchmark
+
+    titles = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "suptitle",
+                        lambda self, t, **kw: titles.append(t))
+    rows = [{"op": "relu", "dtype": "float32", "size": n, "memcpy_gbs": 50.0,
+             "gbs": {"numpy": 10.0 * n}} for n in (10, 16, 22)]
+    benchmark.plot(rows, ["numpy"], [], tmp_path / "a.png")
+    benchmark.plot([dict(r, gbs={**r["gbs"], "torch": 5.0}) for r in rows], ["numpy"],
+                   ["torch"], tmp_path / "b.png")
+    assert titles[0].startswith("fastact: ") and "vs" not in titles[0]
+    assert titles[1].startswith("fastact vs torch: ")

@@ -252,3 +252,47 @@ def test_comparison_example_runs_in_reduced_form(tmp_path):
     assert len(relu["val_accuracy"]) == 2
     assert relu["val_accuracy"][-1] > 0.5  # learning, not chance (0.1)
     assert relu["val_loss"][-1] < relu["val_loss"][0]
+
+
+def test_comparison_example_writes_beside_itself_and_limits_blas_threads():
+    """Its PNG goes next to the script (not into the current directory), and a run starts
+    NumPy with one BLAS thread unless the environment says otherwise."""
+    import subprocess
+    import sys
+
+    code = ("import importlib.util, os, sys\n"
+            "spec = importlib.util.spec_from_file_location('ex', sys.argv[1])\n"
+            "ex = importlib.util.module_from_spec(spec); spec.loader.exec_module(ex)\n"
+            "print(ex.DEFAULT_PNG); print(os.environ['OPENBLAS_NUM_THREADS'])\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    run = subprocess.run([sys.executable, "-c", code, str(EXAMPLE)], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    png, threads = run.stdout.split()
+    assert Path(png) == EXAMPLE.with_suffix(".png") and threads == "1"
+
+
+@pytest.mark.parametrize("op", LAYER_OPS, ids=lambda op: op.layer)
+def test_calling_a_layer_is_its_forward(op):
+    x = _input(op)
+    called, forwarded = _make(op), _make(op)
+    np.testing.assert_array_equal(called(x), forwarded.forward(x))
+    g = np.ones_like(forwarded.forward(x))
+    np.testing.assert_array_equal(called.backward(g), forwarded.backward(g))
+
+
+def test_calling_linear_is_its_forward():
+    layer = layers.Linear(3, 4, rng=0)
+    x = np.random.default_rng(1).normal(size=(2, 3))
+    np.testing.assert_array_equal(layer(x), x @ layer.weight.value + layer.bias.value)
+    assert layer.backward(np.ones((2, 4))).shape == (2, 3)
+
+
+def test_layers_have_a_useful_repr():
+    assert repr(layers.GELU(approximate="tanh")) == "GELU(approximate='tanh')"
+    assert repr(layers.ReLU()) == "ReLU()"
+    assert repr(layers.Softmax(backend="numpy")) == "Softmax(axis=-1, backend='numpy')"
+    assert repr(layers.Maxout(2)) == "Maxout(pieces=2, axis=-1)"
+    assert repr(layers.PReLU(3)) == "PReLU(num_parameters=3, axis=1, dtype=float32)"
+    assert repr(layers.Linear(64, 10, dtype=np.float32)) == \
+        "Linear(in_features=64, out_features=10, dtype=float32)"
