@@ -1,0 +1,680 @@
+"""The Numba backend's kernels as NumPy ufuncs and gufuncs (issue 13).
+
+``ufunc(name, parallel=False)`` returns a real ``numpy.ufunc`` (``type(u) is
+np.ufunc``) for every elementwise op direction of ``elementwise.py`` and every
+row op of ``rows.py``, with loops for float32 ('ff->f') and float64 ('dd->d').
+It is built on first request and memoised per (name, parallel); its loops are
+compiled with ``cache=True``.  Importing this module imports numba but compiles
+nothing; ``import fastact`` never imports this module.
+
+Design.  Each loop is a ``numba.cfunc`` with NumPy's inner-loop signature
+``void(char **args, npy_intp *dimensions, npy_intp *steps, void *data)``,
+registered with Numba's own ``_internal.fromfunc`` (the call ``@vectorize`` and
+``@guvectorize`` end in), so the loop body is ours, not Numba's generic wrapper:
+
+* Elementwise ops (``relu(x)``, ``leaky_relu(x, negative_slope)``,
+  ``softplus_backward(g, x, beta, threshold)``, ...) are plain ufuncs: every
+  operand, the op's scalar parameters included, broadcasts like any ufunc
+  operand, and ``out=``, ``where=``, 0-d inputs and casting are NumPy's.  The loop
+  walks the range NumPy hands it in blocks of ``BLOCK`` elements; in each block
+  an operand with unit stride is used in place, an operand with stride 0 (a
+  scalar parameter, the usual case) is a block-sized buffer filled once per call,
+  and any other stride is gathered into a block buffer (the output is written to
+  a buffer and scattered).  The compute loop then always runs over contiguous
+  arrays with the op's scalar inlined at Numba-IR level (``vecmath.inlined``), so
+  it vectorises as the njit loops of ``kernels.py`` do, whatever the strides.
+  (Numba's ``@vectorize`` wrapper does not do this: it calls the scalar as a
+  function, which stops exact GELU vectorising, and takes its vectorisable loop
+  only when every operand, parameters included, has unit stride.)
+* Row ops are gufuncs along the core dimension: ``softmax``, ``log_softmax``
+  ``(n)->(n)``; ``softmax_backward(g, y)``, ``log_softmax_backward(g, y)``
+  ``(n),(n)->(n)``; ``logsumexp`` ``(n)->()``; ``logsumexp_backward(g, x, y)``
+  ``(),(n),()->(n)``; ``maxout`` ``(n)->(m)`` with pieces = n // m (the caller
+  passes ``out=`` of the right shape, m dividing n); ``maxout_backward(g, x)``
+  ``(m),(n)->(n)``.  A row whose core stride is the item size is passed to the
+  row kernel in place; otherwise (``axes=`` choosing a non-last axis, strided
+  views) rows are gathered into contiguous buffers and the outputs scattered
+  back, ``BLOCK_ROWS`` rows at a time so that the transposing copy reads whole
+  cache lines.  Empty rows behave as the row kernels do (softmax of an empty row
+  is empty, logsumexp of one is -inf).  ``where=`` is not supported by NumPy for
+  gufuncs.
+* ``parallel=True`` compiles the same loop with ``parallel=True``: the range
+  (elementwise: chunks of ``CHUNK`` elements, a multiple of ``BLOCK``, so each
+  element is computed by the same block code as in the serial loop; gufuncs:
+  groups of rows) is split with ``prange`` over ``numba.set_num_threads``
+  threads.  Results are bit-identical to the serial ufunc.
+
+Caching: as in ``kernels.py``, each loop is a closure whose cells pickle the same
+in every process (the scalar or row kernel, a module-level function; the dtype;
+``PARALLEL``; ``kernels.SALT``, which covers this file too), so Numba's disk
+cache keys it by bytecode and cells.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import inspect
+import platform
+import threading
+
+import numpy as np
+import llvmlite.binding as ll
+from llvmlite import ir
+from numba import carray, cfunc, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload, register_jitable
+
+from fastact._numba import elementwise, rows
+from fastact._numba.kernels import FASTMATH, SALT
+
+BLOCK = 1024  # elements per block of the strided elementwise path (on the stack)
+CHUNK = 32 * BLOCK  # elements per parallel task of the elementwise loops
+BLOCK_ROWS = 16  # rows gathered at once when a gufunc's core dimension is strided
+ROW_PAD = 16  # items of padding after each gathered row
+ROW_TASKS = 256  # at most this many parallel tasks of rows
+
+_DTYPES = (np.float32, np.float64)
+
+_SIGNATURE = types.void(types.CPointer(types.intp), types.CPointer(types.intp),
+                        types.CPointer(types.intp), types.voidptr)
+
+# The gufuncs: name -> (signature, operands with a core dimension... see _ROW_LOOPS).
+GUFUNCS = {
+    "softmax": "(n)->(n)",
+    "log_softmax": "(n)->(n)",
+    "softmax_backward": "(n),(n)->(n)",
+    "log_softmax_backward": "(n),(n)->(n)",
+    "logsumexp": "(n)->()",
+    "logsumexp_backward": "(),(n),()->(n)",
+    "maxout": "(n)->(m)",
+    "maxout_backward": "(m),(n)->(n)",
+}
+
+ELEMENTWISE = tuple(
+    name for name in ("relu", "leaky_relu", "elu", "selu", "celu", "gelu", "gelu_tanh",
+                      "sigmoid", "tanh", "silu", "softplus", "mish", "hardsigmoid",
+                      "hardswish")
+    for name in (name, name + "_backward"))
+
+NAMES = ELEMENTWISE + tuple(GUFUNCS)
+
+
+# --- pointers and buffers --------------------------------------------------------
+
+def _value_type(dtype):
+    return dtype.instance_type if isinstance(dtype, types.NumberClass) else dtype
+
+
+@intrinsic
+def _pointer(typingctx, address, dtype):
+    """The integer address as a pointer to values of dtype (a float class)."""
+    pointer = types.CPointer(_value_type(dtype))
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(pointer))
+
+    return pointer(address, dtype), codegen
+
+
+@intrinsic
+def _block_buffers(typingctx, dtype):
+    """A pointer to 5 * BLOCK values of dtype on the stack (allocated in the entry block):
+    the elementwise loops' blocks of up to 4 operands and the output."""
+    value = _value_type(dtype)
+
+    def codegen(context, builder, signature, args):
+        return cgutils.alloca_once(builder, context.get_data_type(value),
+                                   size=ir.Constant(ir.IntType(64), 5 * BLOCK))
+
+    return types.CPointer(value)(dtype), codegen
+
+
+# The loops clear the floating-point status flags when they finish, so that NumPy, which
+# tests them after every loop, raises no warnings: a vectorised loop computes both sides
+# of each select (a division by zero, an overflow in a discarded lane), and the njit
+# kernels these replace raise none either.
+ll.add_symbol("feclearexcept", ctypes.cast(ctypes.CDLL(None).feclearexcept,
+                                           ctypes.c_void_p).value)
+_feclearexcept = types.ExternalFunction("feclearexcept", types.int32(types.int32))
+# glibc's FE_ALL_EXCEPT: x86 (without its denormal flag), else aarch64's and most others'
+_FE_ALL_EXCEPT = 0x3D if platform.machine().lower() in ("x86_64", "amd64", "i686") else 0x1F
+
+
+@register_jitable
+def _clear_fp_status():
+    _feclearexcept(_FE_ALL_EXCEPT)
+
+
+@register_jitable
+def _view(address, count, T):
+    return carray(_pointer(address, T), count)
+
+
+@register_jitable
+def _operand(address, step, count, buffer, size, T):
+    """count values step bytes apart as a contiguous array: the memory itself for a unit
+    step, else buffer[:count] (filled already for step 0, else gathered into)."""
+    if step == size:
+        return _view(address, count, T)
+    _gather(address, step, count, buffer, size, T)
+    return buffer[:count]
+
+
+@register_jitable
+def _destination(address, step, count, buffer, size, T):
+    """Where count results go: the memory itself for a unit step, else buffer[:count]
+    (then _scatter them)."""
+    if step == size:
+        return _view(address, count, T)
+    return buffer[:count]
+
+
+@register_jitable
+def _gather(address, step, count, buffer, size, T):
+    """Copy count values step bytes apart into buffer[:count] (step 0: filled already).
+    Steps of two items and of minus one item have loops LLVM vectorises."""
+    if step == 2 * size:
+        source = _view(address, 2 * count - 1, T)
+        for i in range(count):
+            buffer[i] = source[2 * i]
+    elif step == -size:
+        source = _view(address - (count - 1) * size, count, T)
+        for i in range(count):
+            buffer[i] = source[count - 1 - i]
+    elif step != 0:
+        for i in range(count):
+            buffer[i] = _pointer(address + i * step, T)[0]
+
+
+@register_jitable
+def _fill_constant(address, step, buffer, T):
+    """Fill the buffer with the operand's value if it is a stride-0 operand."""
+    if step == 0:
+        buffer[:] = _pointer(address, T)[0]
+
+
+@register_jitable
+def _scatter(address, step, values, size, T):
+    """Write values to memory step bytes apart (nothing to do for a unit step)."""
+    if step == size:
+        return
+    if step == 2 * size:
+        target = _view(address, 2 * values.size - 1, T)
+        for i in range(values.size):
+            target[2 * i] = values[i]
+    else:
+        for i in range(values.size):
+            _pointer(address + i * step, T)[0] = values[i]
+
+
+@register_jitable
+def _tasks(n, per_task, parallel):
+    """(number of tasks, items per task) splitting n items."""
+    if not parallel or n <= per_task:
+        return 1, n
+    return (n + per_task - 1) // per_task, per_task
+
+
+def _compute(name, out, *operands):
+    """out[i] = elementwise.<name>(operand_0[i], ...); a scalar operand is used as is.
+
+    Its own function (not inlined at Numba-IR level), so its loop is a top-level loop
+    for LLVM: nested in the block loop of the strided path, the same loop ran 10%
+    slower (exact GELU's backward 169 vs 157 us at 2^16).  The name is a string literal,
+    so the loops' closures hold only strings (stable cache keys), not dispatchers.
+    """
+    raise NotImplementedError("only callable from Numba-compiled code")
+
+
+def _element(operand, i):
+    raise NotImplementedError("only callable from Numba-compiled code")
+
+
+@overload(_element, inline="always")
+def _element_impl(operand, i):
+    if isinstance(operand, types.Array):
+        return lambda operand, i: operand[i]
+    return lambda operand, i: operand
+
+
+@overload(_compute, prefer_literal=True,
+          jit_options={"error_model": "numpy", "fastmath": FASTMATH, "nogil": True})
+def _compute_impl(name, out, *operands):
+    if not isinstance(name, types.StringLiteral):
+        return None
+    scalar = getattr(elementwise, name.literal_value)
+    # spelled out per arity: Numba inlines the scalar only into calls without *args
+    if len(operands) == 1:
+        def compute(name, out, *operands):
+            x0 = operands[0]
+            for i in range(out.size):
+                out[i] = scalar(_element(x0, i))
+    elif len(operands) == 2:
+        def compute(name, out, *operands):
+            x0, x1 = operands[0], operands[1]
+            for i in range(out.size):
+                out[i] = scalar(_element(x0, i), _element(x1, i))
+    elif len(operands) == 3:
+        def compute(name, out, *operands):
+            x0, x1, x2 = operands[0], operands[1], operands[2]
+            for i in range(out.size):
+                out[i] = scalar(_element(x0, i), _element(x1, i), _element(x2, i))
+    else:
+        def compute(name, out, *operands):
+            x0, x1, x2, x3 = operands[0], operands[1], operands[2], operands[3]
+            for i in range(out.size):
+                out[i] = scalar(_element(x0, i), _element(x1, i), _element(x2, i),
+                                _element(x3, i))
+    return compute
+
+
+# --- elementwise loops ------------------------------------------------------------
+# One loop per operand count (NumPy passes the operands as args[0..nin-1], the output
+# as args[nin], n = dims[0], strides in steps).  Three paths per task (the whole range
+# when serial): every operand contiguous; the arrays contiguous and the parameters
+# scalars (stride 0), passed to the scalar as values; anything else in blocks gathered
+# into stack buffers.
+
+def _elementwise_loop(name, T, parallel):
+    scalar = getattr(elementwise, name)
+    nin = len(inspect.signature(scalar).parameters)
+    N_ARRAYS = 2 if name.endswith("_backward") else 1
+    NAME = name
+    SIZE = np.dtype(T).itemsize
+    PARALLEL = parallel
+    salt = SALT
+
+    if nin == 1:
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018  (in the closure: the cache key)
+            n = dims[0]
+            s0, so = steps[0], steps[1]
+            tasks, per = _tasks(n, CHUNK, PARALLEL)
+            for t in prange(tasks):
+                lo = t * per
+                count = min(n, lo + per) - lo
+                a0, ao = args[0] + lo * s0, args[1] + lo * so
+                if s0 == SIZE and so == SIZE:
+                    _compute(NAME, _view(ao, count, T), _view(a0, count, T))
+                else:
+                    buf = carray(_block_buffers(T), (5, BLOCK))
+                    _fill_constant(a0, s0, buf[0], T)
+                    for b in range(0, count, BLOCK):
+                        m = min(BLOCK, count - b)
+                        x0 = _operand(a0 + b * s0, s0, m, buf[0], SIZE, T)
+                        out = _destination(ao + b * so, so, m, buf[4], SIZE, T)
+                        _compute(NAME, out, x0)
+                        _scatter(ao + b * so, so, out, SIZE, T)
+            _clear_fp_status()
+    elif nin == 2:
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            n = dims[0]
+            s0, s1, so = steps[0], steps[1], steps[2]
+            tasks, per = _tasks(n, CHUNK, PARALLEL)
+            for t in prange(tasks):
+                lo = t * per
+                count = min(n, lo + per) - lo
+                a0, a1, ao = args[0] + lo * s0, args[1] + lo * s1, args[2] + lo * so
+                if s0 == SIZE and s1 == SIZE and so == SIZE:
+                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
+                             _view(a1, count, T))
+                elif N_ARRAYS == 1 and s0 == SIZE and s1 == 0 and so == SIZE:
+                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
+                             _pointer(a1, T)[0])
+                else:
+                    buf = carray(_block_buffers(T), (5, BLOCK))
+                    _fill_constant(a0, s0, buf[0], T)
+                    _fill_constant(a1, s1, buf[1], T)
+                    for b in range(0, count, BLOCK):
+                        m = min(BLOCK, count - b)
+                        x0 = _operand(a0 + b * s0, s0, m, buf[0], SIZE, T)
+                        x1 = _operand(a1 + b * s1, s1, m, buf[1], SIZE, T)
+                        out = _destination(ao + b * so, so, m, buf[4], SIZE, T)
+                        _compute(NAME, out, x0, x1)
+                        _scatter(ao + b * so, so, out, SIZE, T)
+            _clear_fp_status()
+    elif nin == 3:
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            n = dims[0]
+            s0, s1, s2, so = steps[0], steps[1], steps[2], steps[3]
+            tasks, per = _tasks(n, CHUNK, PARALLEL)
+            for t in prange(tasks):
+                lo = t * per
+                count = min(n, lo + per) - lo
+                a0, a1, a2 = args[0] + lo * s0, args[1] + lo * s1, args[2] + lo * s2
+                ao = args[3] + lo * so
+                if s0 == SIZE and s1 == SIZE and s2 == SIZE and so == SIZE:
+                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
+                             _view(a1, count, T), _view(a2, count, T))
+                elif N_ARRAYS == 1 and s0 == SIZE and s1 == 0 and s2 == 0 and so == SIZE:
+                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
+                             _pointer(a1, T)[0], _pointer(a2, T)[0])
+                elif N_ARRAYS == 2 and s0 == SIZE and s1 == SIZE and s2 == 0 and so == SIZE:
+                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
+                             _view(a1, count, T), _pointer(a2, T)[0])
+                else:
+                    buf = carray(_block_buffers(T), (5, BLOCK))
+                    _fill_constant(a0, s0, buf[0], T)
+                    _fill_constant(a1, s1, buf[1], T)
+                    _fill_constant(a2, s2, buf[2], T)
+                    for b in range(0, count, BLOCK):
+                        m = min(BLOCK, count - b)
+                        x0 = _operand(a0 + b * s0, s0, m, buf[0], SIZE, T)
+                        x1 = _operand(a1 + b * s1, s1, m, buf[1], SIZE, T)
+                        x2 = _operand(a2 + b * s2, s2, m, buf[2], SIZE, T)
+                        out = _destination(ao + b * so, so, m, buf[4], SIZE, T)
+                        _compute(NAME, out, x0, x1, x2)
+                        _scatter(ao + b * so, so, out, SIZE, T)
+            _clear_fp_status()
+    elif nin == 4:
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            n = dims[0]
+            s0, s1, s2, s3, so = steps[0], steps[1], steps[2], steps[3], steps[4]
+            tasks, per = _tasks(n, CHUNK, PARALLEL)
+            for t in prange(tasks):
+                lo = t * per
+                count = min(n, lo + per) - lo
+                a0, a1, a2 = args[0] + lo * s0, args[1] + lo * s1, args[2] + lo * s2
+                a3, ao = args[3] + lo * s3, args[4] + lo * so
+                if s0 == SIZE and s1 == SIZE and s2 == SIZE and s3 == SIZE and so == SIZE:
+                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
+                             _view(a1, count, T), _view(a2, count, T), _view(a3, count, T))
+                elif s0 == SIZE and s1 == SIZE and s2 == 0 and s3 == 0 and so == SIZE:
+                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
+                             _view(a1, count, T), _pointer(a2, T)[0], _pointer(a3, T)[0])
+                else:
+                    buf = carray(_block_buffers(T), (5, BLOCK))
+                    _fill_constant(a0, s0, buf[0], T)
+                    _fill_constant(a1, s1, buf[1], T)
+                    _fill_constant(a2, s2, buf[2], T)
+                    _fill_constant(a3, s3, buf[3], T)
+                    for b in range(0, count, BLOCK):
+                        m = min(BLOCK, count - b)
+                        x0 = _operand(a0 + b * s0, s0, m, buf[0], SIZE, T)
+                        x1 = _operand(a1 + b * s1, s1, m, buf[1], SIZE, T)
+                        x2 = _operand(a2 + b * s2, s2, m, buf[2], SIZE, T)
+                        x3 = _operand(a3 + b * s3, s3, m, buf[3], SIZE, T)
+                        out = _destination(ao + b * so, so, m, buf[4], SIZE, T)
+                        _compute(NAME, out, x0, x1, x2,
+                                 x3)
+                        _scatter(ao + b * so, so, out, SIZE, T)
+            _clear_fp_status()
+    else:
+        raise NotImplementedError(f"{name}: {nin} operands")
+    return nin, loop
+
+
+# --- gufunc loops -------------------------------------------------------------------
+# A core operand whose core stride is the item size is used in place, row by row.  Any
+# other is gathered BLOCK_ROWS rows at a time into a (BLOCK_ROWS, length) buffer, the
+# rows innermost, so that a core dimension along a non-last axis (rows one item apart)
+# is read and written in whole cache lines.
+
+@register_jitable
+def _row_buffer(core, length, size, T):
+    """The gather buffer of a core operand: none (0 columns) for a unit core stride.  Rows
+    are padded by ROW_PAD items, so that rows a power of two apart do not share L1 sets."""
+    return np.empty((BLOCK_ROWS, length + ROW_PAD if core != size else 0), T)
+
+
+@register_jitable
+def _gather_rows(address, outer, core, first, count, length, buffer, size, T):
+    """buffer[b, :length] = row first + b, for b < count, if the core stride is not unit.
+    Item k of all the rows in turn, so rows one item apart (a core dimension along a
+    non-last axis) are read a cache line at a time."""
+    if core == size:
+        return
+    base = address + first * outer
+    if outer == size:
+        for k in range(length):
+            source = _view(base + k * core, count, T)
+            for b in range(count):
+                buffer[b, k] = source[b]
+    else:
+        for k in range(length):
+            for b in range(count):
+                buffer[b, k] = _pointer(base + b * outer + k * core, T)[0]
+
+
+@register_jitable
+def _scatter_rows(address, outer, core, first, count, length, buffer, size, T):
+    """The inverse of _gather_rows, for outputs."""
+    if core == size:
+        return
+    base = address + first * outer
+    if outer == size:
+        for k in range(length):
+            target = _view(base + k * core, count, T)
+            for b in range(count):
+                target[b] = buffer[b, k]
+    else:
+        for k in range(length):
+            for b in range(count):
+                _pointer(base + b * outer + k * core, T)[0] = buffer[b, k]
+
+
+@register_jitable
+def _row(address, outer, core, r, b, length, buffer, size, T):
+    """Row r (the b-th of its block) as a contiguous array: in place or in the buffer."""
+    if core == size:
+        return _view(address + r * outer, length, T)
+    return buffer[b, :length]
+
+
+@register_jitable
+def _row_tasks(n_rows, parallel):
+    if not parallel:
+        return 1, n_rows
+    return _tasks(n_rows, max(1, (n_rows + ROW_TASKS - 1) // ROW_TASKS), True)
+
+
+def _rows_loop(name, T, parallel):
+    """The gufunc loop of row op ``name``: NumPy's dims are (rows, core lengths...),
+    its steps the operands' outer strides, then the core strides."""
+    kernel = getattr(rows, name)
+    SIZE = np.dtype(T).itemsize
+    PARALLEL = parallel
+    salt = SALT
+
+    if name in ("softmax", "log_softmax"):
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            N, n = dims[0], dims[1]
+            o0, o1, c0, c1 = steps[0], steps[1], steps[2], steps[3]
+            tasks, per = _row_tasks(N, PARALLEL)
+            for t in prange(tasks):
+                b0 = _row_buffer(c0, n, SIZE, T)
+                b1 = _row_buffer(c1, n, SIZE, T)
+                end = min(N, (t + 1) * per)
+                for r0 in range(t * per, end, BLOCK_ROWS):
+                    count = min(BLOCK_ROWS, end - r0)
+                    _gather_rows(args[0], o0, c0, r0, count, n, b0, SIZE, T)
+                    for b in range(count):
+                        kernel(_row(args[0], o0, c0, r0 + b, b, n, b0, SIZE, T),
+                               _row(args[1], o1, c1, r0 + b, b, n, b1, SIZE, T))
+                    _scatter_rows(args[1], o1, c1, r0, count, n, b1, SIZE, T)
+            _clear_fp_status()
+    elif name in ("softmax_backward", "log_softmax_backward"):
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            N, n = dims[0], dims[1]
+            o0, o1, o2 = steps[0], steps[1], steps[2]
+            c0, c1, c2 = steps[3], steps[4], steps[5]
+            tasks, per = _row_tasks(N, PARALLEL)
+            for t in prange(tasks):
+                b0 = _row_buffer(c0, n, SIZE, T)
+                b1 = _row_buffer(c1, n, SIZE, T)
+                b2 = _row_buffer(c2, n, SIZE, T)
+                end = min(N, (t + 1) * per)
+                for r0 in range(t * per, end, BLOCK_ROWS):
+                    count = min(BLOCK_ROWS, end - r0)
+                    _gather_rows(args[0], o0, c0, r0, count, n, b0, SIZE, T)
+                    _gather_rows(args[1], o1, c1, r0, count, n, b1, SIZE, T)
+                    for b in range(count):
+                        kernel(_row(args[0], o0, c0, r0 + b, b, n, b0, SIZE, T),
+                               _row(args[1], o1, c1, r0 + b, b, n, b1, SIZE, T),
+                               _row(args[2], o2, c2, r0 + b, b, n, b2, SIZE, T))
+                    _scatter_rows(args[2], o2, c2, r0, count, n, b2, SIZE, T)
+            _clear_fp_status()
+    elif name == "logsumexp":
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            N, n = dims[0], dims[1]
+            o0, o1, c0 = steps[0], steps[1], steps[2]
+            tasks, per = _row_tasks(N, PARALLEL)
+            for t in prange(tasks):
+                b0 = _row_buffer(c0, n, SIZE, T)
+                end = min(N, (t + 1) * per)
+                for r0 in range(t * per, end, BLOCK_ROWS):
+                    count = min(BLOCK_ROWS, end - r0)
+                    _gather_rows(args[0], o0, c0, r0, count, n, b0, SIZE, T)
+                    for b in range(count):
+                        _pointer(args[1] + (r0 + b) * o1, T)[0] = kernel(
+                            _row(args[0], o0, c0, r0 + b, b, n, b0, SIZE, T))
+            _clear_fp_status()
+    elif name == "logsumexp_backward":
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            N, n = dims[0], dims[1]
+            o0, o1, o2, o3, c1, c3 = steps[0], steps[1], steps[2], steps[3], steps[4], steps[5]
+            tasks, per = _row_tasks(N, PARALLEL)
+            for t in prange(tasks):
+                b1 = _row_buffer(c1, n, SIZE, T)
+                b3 = _row_buffer(c3, n, SIZE, T)
+                end = min(N, (t + 1) * per)
+                for r0 in range(t * per, end, BLOCK_ROWS):
+                    count = min(BLOCK_ROWS, end - r0)
+                    _gather_rows(args[1], o1, c1, r0, count, n, b1, SIZE, T)
+                    for b in range(count):
+                        r = r0 + b
+                        kernel(_pointer(args[0] + r * o0, T)[0],
+                               _row(args[1], o1, c1, r, b, n, b1, SIZE, T),
+                               _pointer(args[2] + r * o2, T)[0],
+                               _row(args[3], o3, c3, r, b, n, b3, SIZE, T))
+                    _scatter_rows(args[3], o3, c3, r0, count, n, b3, SIZE, T)
+            _clear_fp_status()
+    elif name == "maxout":
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            N, n, m = dims[0], dims[1], dims[2]
+            o0, o1, c0, c1 = steps[0], steps[1], steps[2], steps[3]
+            pieces = n // m if m else 1
+            tasks, per = _row_tasks(N, PARALLEL)
+            for t in prange(tasks):
+                b0 = _row_buffer(c0, n, SIZE, T)
+                b1 = _row_buffer(c1, m, SIZE, T)
+                end = min(N, (t + 1) * per)
+                for r0 in range(t * per, end, BLOCK_ROWS):
+                    count = min(BLOCK_ROWS, end - r0)
+                    _gather_rows(args[0], o0, c0, r0, count, n, b0, SIZE, T)
+                    for b in range(count):
+                        kernel(_row(args[0], o0, c0, r0 + b, b, n, b0, SIZE, T),
+                               _row(args[1], o1, c1, r0 + b, b, m, b1, SIZE, T), pieces)
+                    _scatter_rows(args[1], o1, c1, r0, count, m, b1, SIZE, T)
+            _clear_fp_status()
+    elif name == "maxout_backward":
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            N, m, n = dims[0], dims[1], dims[2]
+            o0, o1, o2 = steps[0], steps[1], steps[2]
+            c0, c1, c2 = steps[3], steps[4], steps[5]
+            pieces = n // m if m else 1
+            tasks, per = _row_tasks(N, PARALLEL)
+            for t in prange(tasks):
+                b0 = _row_buffer(c0, m, SIZE, T)
+                b1 = _row_buffer(c1, n, SIZE, T)
+                b2 = _row_buffer(c2, n, SIZE, T)
+                end = min(N, (t + 1) * per)
+                for r0 in range(t * per, end, BLOCK_ROWS):
+                    count = min(BLOCK_ROWS, end - r0)
+                    _gather_rows(args[0], o0, c0, r0, count, m, b0, SIZE, T)
+                    _gather_rows(args[1], o1, c1, r0, count, n, b1, SIZE, T)
+                    for b in range(count):
+                        kernel(_row(args[0], o0, c0, r0 + b, b, m, b0, SIZE, T),
+                               _row(args[1], o1, c1, r0 + b, b, n, b1, SIZE, T),
+                               _row(args[2], o2, c2, r0 + b, b, n, b2, SIZE, T), pieces)
+                    _scatter_rows(args[2], o2, c2, r0, count, n, b2, SIZE, T)
+            _clear_fp_status()
+    else:
+        raise KeyError(name)
+    return loop
+
+
+# --- the ufunc objects ------------------------------------------------------------------
+
+_built: dict = {}
+_lock = threading.Lock()
+
+
+def _compile(loop, parallel):
+    return cfunc(_SIGNATURE, error_model="numpy", fastmath=FASTMATH, parallel=parallel,
+                 cache=True, nogil=True)(loop)
+
+
+# NumPy's PyUFunc_FromFuncAndDataAndSignature, from its C-API table.  (Numba's own
+# _internal.fromfunc makes ufuncs on which NumPy refuses where=: "An iterator operand was
+# flagged as the ARRAYMASK, but no WRITEMASKED operands were given".)
+_FROM_FUNC = ctypes.PYFUNCTYPE(
+    ctypes.py_object, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int,
+    ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
+    ctypes.c_char_p)
+_PYUFUNC_NONE = -1
+_keepalive: list = []  # NumPy keeps pointers to the loop tables, names and docs
+
+
+def _numpy_ufunc(name, doc, loops, type_numbers, nin, signature):
+    from numpy._core import _multiarray_umath
+
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype = ctypes.c_void_p
+    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    table = ctypes.cast(get_pointer(_multiarray_umath._UFUNC_API, None),
+                        ctypes.POINTER(ctypes.c_void_p))
+    from_func = _FROM_FUNC(table[31])
+    functions = (ctypes.c_void_p * len(loops))(*[loop.address for loop in loops])
+    data = (ctypes.c_void_p * len(loops))()
+    types_ = (ctypes.c_char * len(type_numbers))(*type_numbers)
+    names = ctypes.create_string_buffer(name.encode()), ctypes.create_string_buffer(doc.encode())
+    signature_ = ctypes.create_string_buffer(signature.encode()) if signature else None
+    _keepalive.append((loops, functions, data, types_, names, signature_))
+    return from_func(ctypes.addressof(functions), ctypes.addressof(data), types_, len(loops),
+                     nin, 1, _PYUFUNC_NONE, names[0], names[1], 0, signature_)
+
+
+def _build(name, parallel):
+    if name in GUFUNCS:
+        loops = [_compile(_rows_loop(name, T, parallel), parallel) for T in _DTYPES]
+        signature = GUFUNCS[name]
+        nin = signature.split("->")[0].count("(")
+    elif name in ELEMENTWISE:
+        loops = []
+        for T in _DTYPES:
+            nin, loop = _elementwise_loop(name, T, parallel)
+            loops.append(_compile(loop, parallel))
+        signature = None
+    else:
+        raise ValueError(f"no ufunc {name!r}; the names are {', '.join(NAMES)}")
+    type_numbers = [np.dtype(T).num for T in _DTYPES for _ in range(nin + 1)]
+    doc = (f"{name}: fastact's Numba kernel as a NumPy "
+           f"{'generalized ufunc ' + signature if signature else 'ufunc'}"
+           f"{' (parallel)' if parallel else ''}.")
+    return _numpy_ufunc(name, doc, loops, type_numbers, nin, signature)
+
+
+def ufunc(name: str, parallel: bool = False) -> np.ufunc:
+    """The NumPy ufunc (gufunc for the row ops) of ``name``, built on first request.
+
+    ``parallel=True``: the multi-threaded version (``numba.set_num_threads`` threads),
+    bit-identical to the serial one; meant for inputs of 2^16 elements or more.
+    """
+    key = (name, bool(parallel))
+    found = _built.get(key)
+    if found is None:
+        with _lock:
+            found = _built.get(key)
+            if found is None:
+                found = _built[key] = _build(name, bool(parallel))
+    return found
