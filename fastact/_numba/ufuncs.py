@@ -215,8 +215,9 @@ def _tasks(n, per_task, parallel):
     return (n + per_task - 1) // per_task, per_task
 
 
-def _compute(name, out, *operands):
-    """out[i] = elementwise.<name>(operand_0[i], ...); a scalar operand is used as is.
+def _compute(name, out, operands):
+    """out[i] = elementwise.<name>(operands[0][i], ...), operands a 4-tuple of arrays (the
+    unused slots empty).
 
     Its own function (not inlined at Numba-IR level), so its loop is a top-level loop
     for LLVM: nested in the block loop of the strided path, the same loop ran 10%
@@ -226,185 +227,168 @@ def _compute(name, out, *operands):
     raise NotImplementedError("only callable from Numba-compiled code")
 
 
-def _element(operand, i):
+def _compute_scalars(name, out, arrays, scalars):
+    """out[i] = elementwise.<name>(arrays[0][i], ..., scalars[0], ...): the op's parameters
+    as values (stride-0 operands), the arrays contiguous."""
     raise NotImplementedError("only callable from Numba-compiled code")
 
 
-@overload(_element, inline="always")
-def _element_impl(operand, i):
-    if isinstance(operand, types.Array):
-        return lambda operand, i: operand[i]
-    return lambda operand, i: operand
+_JIT_OPTIONS = {"error_model": "numpy", "fastmath": FASTMATH, "nogil": True}
 
 
-@overload(_compute, prefer_literal=True,
-          jit_options={"error_model": "numpy", "fastmath": FASTMATH, "nogil": True})
-def _compute_impl(name, out, *operands):
+def _scalar_and_arity(name):
     if not isinstance(name, types.StringLiteral):
-        return None
+        return None, 0, 0
     scalar = getattr(elementwise, name.literal_value)
-    # spelled out per arity: Numba inlines the scalar only into calls without *args
-    if len(operands) == 1:
-        def compute(name, out, *operands):
+    n_arrays = 2 if name.literal_value.endswith("_backward") else 1
+    return scalar, len(inspect.signature(scalar).parameters), n_arrays
+
+
+# The scalar call is spelled out per arity: Numba inlines it at IR level (so that LLVM
+# vectorises the loop) only into calls without *args.
+
+@overload(_compute, prefer_literal=True, jit_options=_JIT_OPTIONS)
+def _compute_impl(name, out, operands):
+    scalar, nin, _ = _scalar_and_arity(name)
+    if nin == 1:
+        def compute(name, out, operands):
             x0 = operands[0]
             for i in range(out.size):
-                out[i] = scalar(_element(x0, i))
-    elif len(operands) == 2:
-        def compute(name, out, *operands):
+                out[i] = scalar(x0[i])
+    elif nin == 2:
+        def compute(name, out, operands):
             x0, x1 = operands[0], operands[1]
             for i in range(out.size):
-                out[i] = scalar(_element(x0, i), _element(x1, i))
-    elif len(operands) == 3:
-        def compute(name, out, *operands):
+                out[i] = scalar(x0[i], x1[i])
+    elif nin == 3:
+        def compute(name, out, operands):
             x0, x1, x2 = operands[0], operands[1], operands[2]
             for i in range(out.size):
-                out[i] = scalar(_element(x0, i), _element(x1, i), _element(x2, i))
-    else:
-        def compute(name, out, *operands):
+                out[i] = scalar(x0[i], x1[i], x2[i])
+    elif nin == 4:
+        def compute(name, out, operands):
             x0, x1, x2, x3 = operands[0], operands[1], operands[2], operands[3]
             for i in range(out.size):
-                out[i] = scalar(_element(x0, i), _element(x1, i), _element(x2, i),
-                                _element(x3, i))
+                out[i] = scalar(x0[i], x1[i], x2[i], x3[i])
+    else:
+        return None
+    return compute
+
+
+@overload(_compute_scalars, prefer_literal=True, jit_options=_JIT_OPTIONS)
+def _compute_scalars_impl(name, out, arrays, scalars):
+    scalar, nin, n_arrays = _scalar_and_arity(name)
+    if nin == n_arrays:  # no parameters: never called, as every operand is then an array
+        def compute(name, out, arrays, scalars):
+            pass
+    elif (n_arrays, nin) == (1, 2):
+        def compute(name, out, arrays, scalars):
+            x0, p0 = arrays[0], scalars[0]
+            for i in range(out.size):
+                out[i] = scalar(x0[i], p0)
+    elif (n_arrays, nin) == (1, 3):
+        def compute(name, out, arrays, scalars):
+            x0, p0, p1 = arrays[0], scalars[0], scalars[1]
+            for i in range(out.size):
+                out[i] = scalar(x0[i], p0, p1)
+    elif (n_arrays, nin) == (2, 3):
+        def compute(name, out, arrays, scalars):
+            x0, x1, p0 = arrays[0], arrays[1], scalars[0]
+            for i in range(out.size):
+                out[i] = scalar(x0[i], x1[i], p0)
+    elif (n_arrays, nin) == (2, 4):
+        def compute(name, out, arrays, scalars):
+            x0, x1, p0, p1 = arrays[0], arrays[1], scalars[0], scalars[1]
+            for i in range(out.size):
+                out[i] = scalar(x0[i], x1[i], p0, p1)
+    else:
+        return None
     return compute
 
 
 # --- elementwise loops ------------------------------------------------------------
-# One loop per operand count (NumPy passes the operands as args[0..nin-1], the output
-# as args[nin], n = dims[0], strides in steps).  Three paths per task (the whole range
-# when serial): every operand contiguous; the arrays contiguous and the parameters
-# scalars (stride 0), passed to the scalar as values; anything else in blocks gathered
-# into stack buffers.
+# NumPy passes the operands as args[0..nin-1], the output as args[nin], n = dims[0], the
+# strides in steps.  Three paths per task (the whole range when serial): every operand
+# contiguous; the arrays contiguous and the parameters scalars (stride 0), passed to the
+# scalar as values; anything else in blocks gathered into stack buffers.  Operands go in
+# 4 slots, the unused ones empty.
+
+@register_jitable
+def _paths(steps, nin, n_arrays, size):
+    """(every operand contiguous, the arrays contiguous and the parameters stride 0)."""
+    contiguous = hoisted = steps[nin] == size
+    for j in range(nin):
+        contiguous = contiguous and steps[j] == size
+        hoisted = hoisted and steps[j] == (size if j < n_arrays else 0)
+    return contiguous, hoisted and nin > n_arrays
+
+
+@register_jitable
+def _slot_view(args, steps, j, used, start, count, T):
+    if j < used:
+        return _view(args[j] + start * steps[j], count, T)
+    return _view(0, 0, T)
+
+
+@register_jitable
+def _slot_scalar(args, j, nin, T):
+    return _pointer(args[j], T)[0] if j < nin else T(0)
+
+
+@register_jitable
+def _slot_operand(args, steps, j, nin, start, count, buffers, size, T):
+    if j < nin:
+        return _operand(args[j] + start * steps[j], steps[j], count, buffers[j], size, T)
+    return buffers[j, :0]
+
 
 def _elementwise_loop(name, T, parallel):
-    scalar = getattr(elementwise, name)
-    nin = len(inspect.signature(scalar).parameters)
+    NIN = len(inspect.signature(getattr(elementwise, name)).parameters)
     N_ARRAYS = 2 if name.endswith("_backward") else 1
     NAME = name
     SIZE = np.dtype(T).itemsize
     PARALLEL = parallel
     salt = SALT
 
-    if nin == 1:
-        def loop(args, dims, steps, data):
-            salt  # noqa: B018  (in the closure: the cache key)
-            n = dims[0]
-            s0, so = steps[0], steps[1]
-            tasks, per = _tasks(n, CHUNK, PARALLEL)
-            for t in prange(tasks):
-                lo = t * per
-                count = min(n, lo + per) - lo
-                a0, ao = args[0] + lo * s0, args[1] + lo * so
-                if s0 == SIZE and so == SIZE:
-                    _compute(NAME, _view(ao, count, T), _view(a0, count, T))
+    def loop(args, dims, steps, data):
+        salt  # noqa: B018  (in the closure: the cache key)
+        n = dims[0]
+        so = steps[NIN]
+        contiguous, hoisted = _paths(steps, NIN, N_ARRAYS, SIZE)
+        tasks, per = _tasks(n, CHUNK, PARALLEL)
+        for t in prange(tasks):
+            lo = t * per
+            count = min(n, lo + per) - lo
+            ao = args[NIN] + lo * so
+            if contiguous or hoisted:
+                used = NIN if contiguous else N_ARRAYS
+                views = (_slot_view(args, steps, 0, used, lo, count, T),
+                         _slot_view(args, steps, 1, used, lo, count, T),
+                         _slot_view(args, steps, 2, used, lo, count, T),
+                         _slot_view(args, steps, 3, used, lo, count, T))
+                if contiguous:
+                    _compute(NAME, _view(ao, count, T), views)
                 else:
-                    buf = carray(_block_buffers(T), (5, BLOCK))
-                    _fill_constant(a0, s0, buf[0], T)
-                    for b in range(0, count, BLOCK):
-                        m = min(BLOCK, count - b)
-                        x0 = _operand(a0 + b * s0, s0, m, buf[0], SIZE, T)
-                        out = _destination(ao + b * so, so, m, buf[4], SIZE, T)
-                        _compute(NAME, out, x0)
-                        _scatter(ao + b * so, so, out, SIZE, T)
-            _clear_fp_status()
-    elif nin == 2:
-        def loop(args, dims, steps, data):
-            salt  # noqa: B018
-            n = dims[0]
-            s0, s1, so = steps[0], steps[1], steps[2]
-            tasks, per = _tasks(n, CHUNK, PARALLEL)
-            for t in prange(tasks):
-                lo = t * per
-                count = min(n, lo + per) - lo
-                a0, a1, ao = args[0] + lo * s0, args[1] + lo * s1, args[2] + lo * so
-                if s0 == SIZE and s1 == SIZE and so == SIZE:
-                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
-                             _view(a1, count, T))
-                elif N_ARRAYS == 1 and s0 == SIZE and s1 == 0 and so == SIZE:
-                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
-                             _pointer(a1, T)[0])
-                else:
-                    buf = carray(_block_buffers(T), (5, BLOCK))
-                    _fill_constant(a0, s0, buf[0], T)
-                    _fill_constant(a1, s1, buf[1], T)
-                    for b in range(0, count, BLOCK):
-                        m = min(BLOCK, count - b)
-                        x0 = _operand(a0 + b * s0, s0, m, buf[0], SIZE, T)
-                        x1 = _operand(a1 + b * s1, s1, m, buf[1], SIZE, T)
-                        out = _destination(ao + b * so, so, m, buf[4], SIZE, T)
-                        _compute(NAME, out, x0, x1)
-                        _scatter(ao + b * so, so, out, SIZE, T)
-            _clear_fp_status()
-    elif nin == 3:
-        def loop(args, dims, steps, data):
-            salt  # noqa: B018
-            n = dims[0]
-            s0, s1, s2, so = steps[0], steps[1], steps[2], steps[3]
-            tasks, per = _tasks(n, CHUNK, PARALLEL)
-            for t in prange(tasks):
-                lo = t * per
-                count = min(n, lo + per) - lo
-                a0, a1, a2 = args[0] + lo * s0, args[1] + lo * s1, args[2] + lo * s2
-                ao = args[3] + lo * so
-                if s0 == SIZE and s1 == SIZE and s2 == SIZE and so == SIZE:
-                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
-                             _view(a1, count, T), _view(a2, count, T))
-                elif N_ARRAYS == 1 and s0 == SIZE and s1 == 0 and s2 == 0 and so == SIZE:
-                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
-                             _pointer(a1, T)[0], _pointer(a2, T)[0])
-                elif N_ARRAYS == 2 and s0 == SIZE and s1 == SIZE and s2 == 0 and so == SIZE:
-                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
-                             _view(a1, count, T), _pointer(a2, T)[0])
-                else:
-                    buf = carray(_block_buffers(T), (5, BLOCK))
-                    _fill_constant(a0, s0, buf[0], T)
-                    _fill_constant(a1, s1, buf[1], T)
-                    _fill_constant(a2, s2, buf[2], T)
-                    for b in range(0, count, BLOCK):
-                        m = min(BLOCK, count - b)
-                        x0 = _operand(a0 + b * s0, s0, m, buf[0], SIZE, T)
-                        x1 = _operand(a1 + b * s1, s1, m, buf[1], SIZE, T)
-                        x2 = _operand(a2 + b * s2, s2, m, buf[2], SIZE, T)
-                        out = _destination(ao + b * so, so, m, buf[4], SIZE, T)
-                        _compute(NAME, out, x0, x1, x2)
-                        _scatter(ao + b * so, so, out, SIZE, T)
-            _clear_fp_status()
-    elif nin == 4:
-        def loop(args, dims, steps, data):
-            salt  # noqa: B018
-            n = dims[0]
-            s0, s1, s2, s3, so = steps[0], steps[1], steps[2], steps[3], steps[4]
-            tasks, per = _tasks(n, CHUNK, PARALLEL)
-            for t in prange(tasks):
-                lo = t * per
-                count = min(n, lo + per) - lo
-                a0, a1, a2 = args[0] + lo * s0, args[1] + lo * s1, args[2] + lo * s2
-                a3, ao = args[3] + lo * s3, args[4] + lo * so
-                if s0 == SIZE and s1 == SIZE and s2 == SIZE and s3 == SIZE and so == SIZE:
-                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
-                             _view(a1, count, T), _view(a2, count, T), _view(a3, count, T))
-                elif s0 == SIZE and s1 == SIZE and s2 == 0 and s3 == 0 and so == SIZE:
-                    _compute(NAME, _view(ao, count, T), _view(a0, count, T),
-                             _view(a1, count, T), _pointer(a2, T)[0], _pointer(a3, T)[0])
-                else:
-                    buf = carray(_block_buffers(T), (5, BLOCK))
-                    _fill_constant(a0, s0, buf[0], T)
-                    _fill_constant(a1, s1, buf[1], T)
-                    _fill_constant(a2, s2, buf[2], T)
-                    _fill_constant(a3, s3, buf[3], T)
-                    for b in range(0, count, BLOCK):
-                        m = min(BLOCK, count - b)
-                        x0 = _operand(a0 + b * s0, s0, m, buf[0], SIZE, T)
-                        x1 = _operand(a1 + b * s1, s1, m, buf[1], SIZE, T)
-                        x2 = _operand(a2 + b * s2, s2, m, buf[2], SIZE, T)
-                        x3 = _operand(a3 + b * s3, s3, m, buf[3], SIZE, T)
-                        out = _destination(ao + b * so, so, m, buf[4], SIZE, T)
-                        _compute(NAME, out, x0, x1, x2,
-                                 x3)
-                        _scatter(ao + b * so, so, out, SIZE, T)
-            _clear_fp_status()
-    else:
-        raise NotImplementedError(f"{name}: {nin} operands")
-    return nin, loop
+                    _compute_scalars(NAME, _view(ao, count, T), views,
+                                     (_slot_scalar(args, N_ARRAYS, NIN, T),
+                                      _slot_scalar(args, N_ARRAYS + 1, NIN, T)))
+            else:
+                buffers = carray(_block_buffers(T), (5, BLOCK))
+                for j in range(NIN):
+                    _fill_constant(args[j], steps[j], buffers[j], T)
+                for b in range(0, count, BLOCK):
+                    m = min(BLOCK, count - b)
+                    start = lo + b
+                    operands = (_slot_operand(args, steps, 0, NIN, start, m, buffers, SIZE, T),
+                                _slot_operand(args, steps, 1, NIN, start, m, buffers, SIZE, T),
+                                _slot_operand(args, steps, 2, NIN, start, m, buffers, SIZE, T),
+                                _slot_operand(args, steps, 3, NIN, start, m, buffers, SIZE, T))
+                    out = _destination(ao + b * so, so, m, buffers[4], SIZE, T)
+                    _compute(NAME, out, operands)
+                    _scatter(ao + b * so, so, out, SIZE, T)
+        _clear_fp_status()
+
+    return NIN, loop
 
 
 # --- gufunc loops -------------------------------------------------------------------
