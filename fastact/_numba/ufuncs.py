@@ -455,126 +455,135 @@ def _row_tasks(n_rows, parallel):
     return _tasks(n_rows, max(1, (n_rows + ROW_TASKS - 1) // ROW_TASKS), True)
 
 
-def _apply_row(name, args, steps, r, b, cores, lengths, buffers, size, T):
-    """Row op ``name`` on row r (the b-th of its block): each operand's row in place or
-    in its buffer, the scalar operands (logsumexp's output, its backward's g and y)
-    through pointers.  A string literal name, as for _compute."""
-    raise NotImplementedError("only callable from Numba-compiled code")
-
-
-@overload(_apply_row, prefer_literal=True)
-def _apply_row_impl(name, args, steps, r, b, cores, lengths, buffers, size, T):
-    if not isinstance(name, types.StringLiteral):
-        return None
-    name = name.literal_value
-    kernel = getattr(rows, name)
-
-    def row(j, args, steps, r, b, cores, lengths, buffers, size, T):
-        return _row(args[j], steps[j], cores[j], r, b, lengths[j], buffers[j], size, T)
-
-    row = register_jitable(row)
-    if name in ("softmax", "log_softmax"):
-        def apply(name, args, steps, r, b, cores, lengths, buffers, size, T):
-            kernel(row(0, args, steps, r, b, cores, lengths, buffers, size, T),
-                   row(1, args, steps, r, b, cores, lengths, buffers, size, T))
-    elif name in ("softmax_backward", "log_softmax_backward"):
-        def apply(name, args, steps, r, b, cores, lengths, buffers, size, T):
-            kernel(row(0, args, steps, r, b, cores, lengths, buffers, size, T),
-                   row(1, args, steps, r, b, cores, lengths, buffers, size, T),
-                   row(2, args, steps, r, b, cores, lengths, buffers, size, T))
-    elif name == "logsumexp":
-        def apply(name, args, steps, r, b, cores, lengths, buffers, size, T):
-            _pointer(args[1] + r * steps[1], T)[0] = kernel(
-                row(0, args, steps, r, b, cores, lengths, buffers, size, T))
-    elif name == "logsumexp_backward":
-        def apply(name, args, steps, r, b, cores, lengths, buffers, size, T):
-            kernel(_pointer(args[0] + r * steps[0], T)[0],
-                   row(1, args, steps, r, b, cores, lengths, buffers, size, T),
-                   _pointer(args[2] + r * steps[2], T)[0],
-                   row(3, args, steps, r, b, cores, lengths, buffers, size, T))
-    elif name == "maxout":  # (n)->(m)
-        def apply(name, args, steps, r, b, cores, lengths, buffers, size, T):
-            kernel(row(0, args, steps, r, b, cores, lengths, buffers, size, T),
-                   row(1, args, steps, r, b, cores, lengths, buffers, size, T),
-                   lengths[0] // lengths[1] if lengths[1] else 1)
-    elif name == "maxout_backward":  # (m),(n)->(n)
-        def apply(name, args, steps, r, b, cores, lengths, buffers, size, T):
-            kernel(row(0, args, steps, r, b, cores, lengths, buffers, size, T),
-                   row(1, args, steps, r, b, cores, lengths, buffers, size, T),
-                   row(2, args, steps, r, b, cores, lengths, buffers, size, T),
-                   lengths[1] // lengths[0] if lengths[0] else 1)
-    else:
-        return None
-    return apply
-
-
-def _operand_layout(signature):
-    """Per operand slot (4): its core length's index in NumPy's dims and its core
-    stride's index in steps, or 0 and -1 for a scalar operand or an unused slot."""
-    inputs, output = signature.split("->")
-    operands = [o.strip("()") for o in inputs.split("),(")] + [output.strip("()")]
-    names = []
-    for o in operands:
-        if o and o not in names:
-            names.append(o)
-    lengths, core_steps = [0] * 4, [-1] * 4
-    core = 0
-    for j, o in enumerate(operands):
-        if o:
-            lengths[j] = 1 + names.index(o)
-            core_steps[j] = len(operands) + core
-            core += 1
-    return len(operands), tuple(lengths), tuple(core_steps)
-
-
-@register_jitable
-def _core_length(dims, index):
-    return dims[index] if index > 0 else 0
-
-
-@register_jitable
-def _core_step(steps, index, size):
-    """A scalar operand counts as a contiguous one: nothing to gather."""
-    return steps[index] if index >= 0 else size
-
-
 def _rows_loop(name, T, parallel):
-    """The gufunc loop of row op ``name``: NumPy's dims are (rows, core lengths...), its
-    steps the operands' outer strides, then the core strides.  Up to 4 operand slots;
-    the inputs' rows are gathered, the output's scattered, where their core stride is
-    not the item size."""
-    NAME = name
-    NARGS, LENGTH, CORE_STEP = _operand_layout(GUFUNCS[name])
+    """The gufunc loop of row op ``name``: NumPy's dims are (rows, core lengths...),
+    its steps the operands' outer strides, then the core strides."""
+    kernel = getattr(rows, name)
     SIZE = np.dtype(T).itemsize
     PARALLEL = parallel
     salt = SALT
 
-    def loop(args, dims, steps, data):
-        salt  # noqa: B018  (in the closure: the cache key)
-        N = dims[0]
-        cores = (_core_step(steps, CORE_STEP[0], SIZE), _core_step(steps, CORE_STEP[1], SIZE),
-                 _core_step(steps, CORE_STEP[2], SIZE), _core_step(steps, CORE_STEP[3], SIZE))
-        lengths = (_core_length(dims, LENGTH[0]), _core_length(dims, LENGTH[1]),
-                   _core_length(dims, LENGTH[2]), _core_length(dims, LENGTH[3]))
-        last = NARGS - 1
-        tasks, per = _row_tasks(N, PARALLEL)
-        for t in prange(tasks):
-            buffers = (_row_buffer(cores[0], lengths[0], SIZE, T),
-                       _row_buffer(cores[1], lengths[1], SIZE, T),
-                       _row_buffer(cores[2], lengths[2], SIZE, T),
-                       _row_buffer(cores[3], lengths[3], SIZE, T))
-            end = min(N, (t + 1) * per)
-            for r0 in range(t * per, end, BLOCK_ROWS):
-                count = min(BLOCK_ROWS, end - r0)
-                for j in range(last):
-                    _gather_rows(args[j], steps[j], cores[j], r0, count, lengths[j],
-                                 buffers[j], SIZE, T)
-                for b in range(count):
-                    _apply_row(NAME, args, steps, r0 + b, b, cores, lengths, buffers, SIZE, T)
-                _scatter_rows(args[last], steps[last], cores[last], r0, count, lengths[last],
-                              buffers[last], SIZE, T)
-        _clear_fp_status()
-
+    if name in ("softmax", "log_softmax"):
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            N, n = dims[0], dims[1]
+            o0, o1, c0, c1 = steps[0], steps[1], steps[2], steps[3]
+            tasks, per = _row_tasks(N, PARALLEL)
+            for t in prange(tasks):
+                b0 = _row_buffer(c0, n, SIZE, T)
+                b1 = _row_buffer(c1, n, SIZE, T)
+                end = min(N, (t + 1) * per)
+                for r0 in range(t * per, end, BLOCK_ROWS):
+                    count = min(BLOCK_ROWS, end - r0)
+                    _gather_rows(args[0], o0, c0, r0, count, n, b0, SIZE, T)
+                    for b in range(count):
+                        kernel(_row(args[0], o0, c0, r0 + b, b, n, b0, SIZE, T),
+                               _row(args[1], o1, c1, r0 + b, b, n, b1, SIZE, T))
+                    _scatter_rows(args[1], o1, c1, r0, count, n, b1, SIZE, T)
+            _clear_fp_status()
+    elif name in ("softmax_backward", "log_softmax_backward"):
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            N, n = dims[0], dims[1]
+            o0, o1, o2 = steps[0], steps[1], steps[2]
+            c0, c1, c2 = steps[3], steps[4], steps[5]
+            tasks, per = _row_tasks(N, PARALLEL)
+            for t in prange(tasks):
+                b0 = _row_buffer(c0, n, SIZE, T)
+                b1 = _row_buffer(c1, n, SIZE, T)
+                b2 = _row_buffer(c2, n, SIZE, T)
+                end = min(N, (t + 1) * per)
+                for r0 in range(t * per, end, BLOCK_ROWS):
+                    count = min(BLOCK_ROWS, end - r0)
+                    _gather_rows(args[0], o0, c0, r0, count, n, b0, SIZE, T)
+                    _gather_rows(args[1], o1, c1, r0, count, n, b1, SIZE, T)
+                    for b in range(count):
+                        kernel(_row(args[0], o0, c0, r0 + b, b, n, b0, SIZE, T),
+                               _row(args[1], o1, c1, r0 + b, b, n, b1, SIZE, T),
+                               _row(args[2], o2, c2, r0 + b, b, n, b2, SIZE, T))
+                    _scatter_rows(args[2], o2, c2, r0, count, n, b2, SIZE, T)
+            _clear_fp_status()
+    elif name == "logsumexp":
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            N, n = dims[0], dims[1]
+            o0, o1, c0 = steps[0], steps[1], steps[2]
+            tasks, per = _row_tasks(N, PARALLEL)
+            for t in prange(tasks):
+                b0 = _row_buffer(c0, n, SIZE, T)
+                end = min(N, (t + 1) * per)
+                for r0 in range(t * per, end, BLOCK_ROWS):
+                    count = min(BLOCK_ROWS, end - r0)
+                    _gather_rows(args[0], o0, c0, r0, count, n, b0, SIZE, T)
+                    for b in range(count):
+                        _pointer(args[1] + (r0 + b) * o1, T)[0] = kernel(
+                            _row(args[0], o0, c0, r0 + b, b, n, b0, SIZE, T))
+            _clear_fp_status()
+    elif name == "logsumexp_backward":
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            N, n = dims[0], dims[1]
+            o0, o1, o2, o3, c1, c3 = steps[0], steps[1], steps[2], steps[3], steps[4], steps[5]
+            tasks, per = _row_tasks(N, PARALLEL)
+            for t in prange(tasks):
+                b1 = _row_buffer(c1, n, SIZE, T)
+                b3 = _row_buffer(c3, n, SIZE, T)
+                end = min(N, (t + 1) * per)
+                for r0 in range(t * per, end, BLOCK_ROWS):
+                    count = min(BLOCK_ROWS, end - r0)
+                    _gather_rows(args[1], o1, c1, r0, count, n, b1, SIZE, T)
+                    for b in range(count):
+                        r = r0 + b
+                        kernel(_pointer(args[0] + r * o0, T)[0],
+                               _row(args[1], o1, c1, r, b, n, b1, SIZE, T),
+                               _pointer(args[2] + r * o2, T)[0],
+                               _row(args[3], o3, c3, r, b, n, b3, SIZE, T))
+                    _scatter_rows(args[3], o3, c3, r0, count, n, b3, SIZE, T)
+            _clear_fp_status()
+    elif name == "maxout":
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            N, n, m = dims[0], dims[1], dims[2]
+            o0, o1, c0, c1 = steps[0], steps[1], steps[2], steps[3]
+            pieces = n // m if m else 1
+            tasks, per = _row_tasks(N, PARALLEL)
+            for t in prange(tasks):
+                b0 = _row_buffer(c0, n, SIZE, T)
+                b1 = _row_buffer(c1, m, SIZE, T)
+                end = min(N, (t + 1) * per)
+                for r0 in range(t * per, end, BLOCK_ROWS):
+                    count = min(BLOCK_ROWS, end - r0)
+                    _gather_rows(args[0], o0, c0, r0, count, n, b0, SIZE, T)
+                    for b in range(count):
+                        kernel(_row(args[0], o0, c0, r0 + b, b, n, b0, SIZE, T),
+                               _row(args[1], o1, c1, r0 + b, b, m, b1, SIZE, T), pieces)
+                    _scatter_rows(args[1], o1, c1, r0, count, m, b1, SIZE, T)
+            _clear_fp_status()
+    elif name == "maxout_backward":
+        def loop(args, dims, steps, data):
+            salt  # noqa: B018
+            N, m, n = dims[0], dims[1], dims[2]
+            o0, o1, o2 = steps[0], steps[1], steps[2]
+            c0, c1, c2 = steps[3], steps[4], steps[5]
+            pieces = n // m if m else 1
+            tasks, per = _row_tasks(N, PARALLEL)
+            for t in prange(tasks):
+                b0 = _row_buffer(c0, m, SIZE, T)
+                b1 = _row_buffer(c1, n, SIZE, T)
+                b2 = _row_buffer(c2, n, SIZE, T)
+                end = min(N, (t + 1) * per)
+                for r0 in range(t * per, end, BLOCK_ROWS):
+                    count = min(BLOCK_ROWS, end - r0)
+                    _gather_rows(args[0], o0, c0, r0, count, m, b0, SIZE, T)
+                    _gather_rows(args[1], o1, c1, r0, count, n, b1, SIZE, T)
+                    for b in range(count):
+                        kernel(_row(args[0], o0, c0, r0 + b, b, m, b0, SIZE, T),
+                               _row(args[1], o1, c1, r0 + b, b, n, b1, SIZE, T),
+                               _row(args[2], o2, c2, r0 + b, b, n, b2, SIZE, T), pieces)
+                    _scatter_rows(args[2], o2, c2, r0, count, n, b2, SIZE, T)
+            _clear_fp_status()
+    else:
+        raise KeyError(name)
     return loop
 
 
