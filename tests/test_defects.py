@@ -303,3 +303,19 @@ def test_cpu_variant_name_is_case_insensitive():
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert "cython" in report["backends"] and report["variant"] == f"_kernels_{chosen}"
     assert not [w for w in report["warnings"] if "FASTACT_CPU_VARIANT" in w[1]]
+
+
+@pytest.mark.parametrize("backend", [b for b in ("numba", "cython") if b in fastact.backends()])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_in_place_results_equal_out_of_place(backend, dtype):
+    """out=x gives the very bits of a new result (Numba's in-place loop used to take LLVM's
+    scalar fallback: 2.7x slower, float64 gelu up to 2 ulp different), serial and parallel."""
+    x = np.random.default_rng(7).normal(scale=4, size=2 ** 16 + 3).astype(dtype)
+    for op in (op for op in fastact.OPS if op.kind == "elementwise"):
+        for params in op.test_params:
+            f = getattr(fastact, op.name)
+            for n in (1000, x.size):
+                a = x[:n].copy()
+                expected = f(a, **params, backend=backend)
+                assert f(a, **params, out=a, backend=backend) is a
+                np.testing.assert_array_equal(a, expected, err_msg=f"{op.name} {params} {n}")

@@ -1,7 +1,7 @@
 """Row kernels of the Numba backend: softmax, log_softmax, logsumexp, maxout and backwards.
 
-Each works on one row (the op's axis, moved last by the dispatcher); loops over
-rows come from ``kernels.rows``.  Three passes, each a vectorised loop: the max
+Each works on one row (the gufunc's core dimension); the gufuncs of ``ufuncs.py``
+loop over the rows.  Three passes, each a vectorised loop: the max
 (llvm.maximum, NaN-propagating), the exps, then the scaling.  Sums and the max
 are separate functions compiled with 'reassoc' so they vectorise; the exps never
 are (reassoc breaks exp's range reduction).  Sums run over blocks of BLOCK

@@ -160,10 +160,14 @@ def _view(address, count, T):
 
 
 @register_jitable
-def _operand(address, step, count, buffer, size, T):
+def _operand(address, step, count, buffer, size, T, copy):
     """count values step bytes apart as a contiguous array: the memory itself for a unit
-    step, else buffer[:count] (filled already for step 0, else gathered into)."""
+    step (copied into the buffer if ``copy``: the output is this memory), else
+    buffer[:count] (filled already for step 0, else gathered into)."""
     if step == size:
+        if copy:
+            buffer[:count] = _view(address, count, T)
+            return buffer[:count]
         return _view(address, count, T)
     _gather(address, step, count, buffer, size, T)
     return buffer[:count]
@@ -347,8 +351,21 @@ def _slot_scalar(args, j, nin, T):
 @register_jitable
 def _slot_operand(args, steps, j, nin, start, count, buffers, size, T):
     if j < nin:
-        return _operand(args[j] + start * steps[j], steps[j], count, buffers[j], size, T)
+        in_place = args[j] == args[nin] and steps[j] == steps[nin]
+        return _operand(args[j] + start * steps[j], steps[j], count, buffers[j], size, T,
+                        in_place)
     return buffers[j, :0]
+
+
+@register_jitable
+def _in_place(args, steps, nin, n_arrays):
+    """Whether an array operand is the output itself (out=x): the loops then read it from
+    a block buffer, so that the vectorised loop runs (LLVM's overlap check would take its
+    scalar loop, slower and rounding differently) and the result is the out-of-place one."""
+    for j in range(n_arrays):
+        if args[j] == args[nin] and steps[j] == steps[nin]:
+            return True
+    return False
 
 
 def _elementwise_loop(name, T, parallel):
@@ -364,6 +381,8 @@ def _elementwise_loop(name, T, parallel):
         n = dims[0]
         so = steps[NIN]
         contiguous, hoisted = _paths(steps, NIN, N_ARRAYS, SIZE)
+        if _in_place(args, steps, NIN, N_ARRAYS):
+            contiguous = hoisted = False
         tasks, per = _tasks(n, CHUNK, PARALLEL)
         for t in prange(tasks):
             lo = t * per
