@@ -112,10 +112,10 @@ def compiler_accepts(flags):
 # variant -> (the CPU features it needs, its compiler flags); fastact/_cython/backend.py
 # picks among the built ones at import with the same feature sets.
 X86_VARIANTS = {
-    "avx2": ({"avx2", "fma"}, ["-mavx2", "-mfma"]),
+    "avx2": ({"avx2", "fma", "f16c"}, ["-mavx2", "-mfma", "-mf16c"]),
     # x86-64-v4: 16 floats a vector where the CPU has it (PyTorch uses it there too)
-    "avx512": ({"avx512f", "avx512dq", "avx512bw", "avx512vl", "avx2", "fma"},
-               ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma",
+    "avx512": ({"avx512f", "avx512dq", "avx512bw", "avx512vl", "avx2", "fma", "f16c"},
+               ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma", "-mf16c",
                 "-mprefer-vector-width=512"]),
 }
 # -g0 last: Python's CFLAGS carry -g, and debug info made each extension ~6.5 MB

@@ -87,7 +87,13 @@ def _run(fname, op, kernel, arrays, params, dtype, shape, out, compiled, core: d
     # into it, and maxout's gufunc learns its output length (m) from it.
     target = np.empty(shape, dtype) if out is None else out
     size = max(getattr(a, "size", 1) for a in arrays)  # what the threads split
-    result = compiled.ufunc(kernel, size)(*arrays, *params, out=target, dtype=compute, **core)
+    if all(a.dtype == dtype for a in arrays if type(a) is _ndarray):
+        # arrays of the result dtype: the ufunc's loop of that dtype (float16: its float16
+        # loop where built, else NumPy's cast to the float32 one)
+        result = compiled.ufunc(kernel, size)(*arrays, *params, out=target, **core)
+    else:  # integers, bools, mixed dtypes: computed in the compute dtype
+        result = compiled.ufunc(kernel, size)(*arrays, *params, out=target, dtype=compute,
+                                              **core)
     if out is None and result.ndim == 0 and type(result) is _ndarray:
         return result[()]
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 # Features that decide which kernels can run fast, in the order worth showing.
-FEATURES = ("sse2", "sse4_1", "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512bw",
+FEATURES = ("sse2", "sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512dq", "avx512bw",
             "avx512vl", "neon", "asimd")
 
 

@@ -27,6 +27,12 @@ def as_float_array(value, fname: str, argname: str) -> np.ndarray:
     float16/32/64 are kept; bool and integer arrays are promoted to float64 later
     (NumPy's rule for np.exp); anything else is a TypeError.
     """
+    if type(value).__module__.split(".")[0] == "torch":  # without importing torch
+        raise TypeError(
+            f"{fname}: {argname} is a torch.{type(value).__name__}; fastact.{fname} takes "
+            f"NumPy arrays (it would silently return one). For tensors use fastact.torch: "
+            f"fastact.torch.{fname.removesuffix('_backward')}(tensor) returns a tensor and "
+            f"works with autograd")
     arr = np.asarray(value)
     kind = arr.dtype.kind
     if kind == "f":

@@ -688,3 +688,9 @@ def test_results_carry_numpys_own_dtype_object(backend, dtype):
                  lambda a: fastact.prelu(a, 0.25, backend=backend)):
         assert call(x).dtype is np.dtype(dtype)
         assert call(x.astype(dtype)).dtype is np.dtype(dtype)
+
+
+def test_the_package_is_typed_for_type_checkers():
+    from pathlib import Path
+
+    assert (Path(fastact.__file__).parent / "py.typed").is_file()

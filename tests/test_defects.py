@@ -319,3 +319,67 @@ def test_in_place_results_equal_out_of_place(backend, dtype):
                 expected = f(a, **params, backend=backend)
                 assert f(a, **params, out=a, backend=backend) is a
                 np.testing.assert_array_equal(a, expected, err_msg=f"{op.name} {params} {n}")
+
+
+@pytest.mark.parametrize("backend", fastact.backends())
+@pytest.mark.parametrize("call, message", [
+    (lambda x, b: fastact.celu(x, 1e300, backend=b), "celu: alpha=1e+300 is beyond float32"),
+    (lambda x, b: fastact.elu(x, -1e300, backend=b), "elu: alpha=-1e+300 is beyond float32"),
+    (lambda x, b: fastact.softplus(x, beta=1e300, backend=b), "softplus: beta=1e+300"),
+    (lambda x, b: fastact.leaky_relu_backward(x, x, 1e39, backend=b), "negative_slope=1e+39"),
+])
+def test_float32_parameter_beyond_float32_is_rejected_alike(backend, call, message):
+    """A finite parameter that would be inf in a float32 kernel (NaN where the float64
+    reference is finite) is a ValueError on every backend; float64 x takes it."""
+    x = np.array([-1.0, -0.0, 0.0, 2.0], np.float32)
+    with pytest.raises(ValueError, match=message):
+        call(x, backend)
+    call(x.astype(np.float64), backend)  # float64 computes with it
+    # softplus's threshold may be inf, so a larger finite one means the same
+    np.testing.assert_array_equal(fastact.softplus(x, threshold=1e300, backend=backend),
+                                  fastact.softplus(x, threshold=np.inf, backend=backend))
+
+
+@pytest.mark.parametrize("backend", fastact.backends())
+def test_prelu_with_no_channels_takes_an_empty_weight(backend):
+    x = np.zeros((5, 0), np.float32)
+    assert fastact.prelu(x, np.zeros(0, np.float32), backend=backend).shape == (5, 0)
+    grad_input, grad_weight = fastact.prelu_backward(x, x, np.zeros(0, np.float32),
+                                                     backend=backend)
+    assert grad_input.shape == (5, 0) and grad_weight.shape == (0,)
+    with pytest.raises(ValueError, match="weight is empty"):
+        fastact.prelu(np.ones((5, 2), np.float32), np.zeros(0, np.float32), backend=backend)
+
+
+@pytest.mark.parametrize("backend", [b for b in ("cython", "numba") if b in fastact.backends()])
+def test_strided_calls_release_the_gil(backend):
+    """Two Python threads computing strided gelu run at once: the kernels run without the
+    GIL (NumPy releases it around the ufuncs' loops), so two threads finish a fixed
+    amount of work in clearly less than twice one thread's time.  (The old Cython
+    general path held it: 0.80x the throughput of one thread.)"""
+    import os
+    import threading
+    import time
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores")
+    x = np.random.default_rng(0).normal(size=2 ** 15 * 2).astype(np.float32)[::2]
+    fastact.gelu(x, backend=backend)  # compile/warm
+
+    def work():
+        for _ in range(60):
+            fastact.gelu(x, backend=backend)
+
+    with fastact.num_threads(1):
+        start = time.perf_counter()
+        work()
+        work()
+        serial = time.perf_counter() - start
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        parallel = time.perf_counter() - start
+    assert parallel < 0.85 * serial, (serial, parallel)

@@ -763,3 +763,15 @@ def test_training_with_replaced_activations_gives_the_same_losses():
     np.testing.assert_allclose(losses["fastact"], losses["native"], rtol=1e-4)
     for p, q in zip(fast.parameters(), native.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+@needs_torch
+def test_numpy_api_refuses_tensors_and_points_to_fastact_torch():
+    """fastact.gelu(tensor) would silently return an ndarray (or fail inside PyTorch for a
+    tensor that requires grad, or a bfloat16 one): a TypeError names fastact.torch instead."""
+    for t in (torch.ones(3), torch.ones(3, requires_grad=True), torch.ones(3, dtype=torch.bfloat16)):
+        with pytest.raises(TypeError, match=r"gelu: x is a torch.Tensor; .* fastact.torch.gelu"):
+            fastact.gelu(t)
+    with pytest.raises(TypeError, match=r"softmax_backward: grad_output is a torch.Tensor"):
+        fastact.softmax_backward(torch.ones(3), np.ones(3))
+    assert isinstance(FT.gelu(torch.ones(3)), torch.Tensor)

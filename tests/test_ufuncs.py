@@ -145,3 +145,28 @@ def test_reference_is_an_attribute_after_import():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0.841344746068543", "module"]
+
+
+@pytest.mark.parametrize("backend", COMPILED)
+def test_float16_is_the_float32_result_rounded(backend):
+    """float16 input (the Cython ufuncs' float16 loops where built with F16C, else NumPy's
+    casts) gives the float32 computation rounded to float16, parameters in float32."""
+    x = np.random.default_rng(3).normal(scale=3, size=3001).astype(np.float16)
+    x[:4] = [np.inf, -np.inf, np.nan, 0.0]
+    for op in (op for op in OPS if op.kind == "elementwise"):
+        for params in op.test_params:
+            f = getattr(fastact, op.name)
+            b = getattr(fastact, op.backward_name)
+            want = f(x.astype(np.float32), **params, backend=backend).astype(np.float16)
+            for a in (x, x[::2], x[::-1]):  # contiguous, strided, reversed
+                w = want if a is x else (want[::2] if a.base is x and a.strides[0] > 0 else want[::-1])
+                got = f(a, **params, backend=backend)
+                assert got.dtype == np.float16
+                np.testing.assert_array_equal(got, w, err_msg=f"{op.name} {params}")
+            g = np.linspace(-2, 2, x.size).astype(np.float16)
+            saved = want if op.saved == ("y",) else x
+            got = b(g, saved, **params, backend=backend)
+            assert got.dtype == np.float16
+            np.testing.assert_array_equal(
+                got, b(g.astype(np.float32), saved.astype(np.float32), **params,
+                       backend=backend).astype(np.float16), err_msg=op.backward_name)

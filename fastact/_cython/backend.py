@@ -22,8 +22,8 @@ _PACKAGE = "fastact._cython"
 
 # variant -> the CPU features it needs, best first
 _VARIANTS = {
-    "_kernels_avx512": {"avx512f", "avx512dq", "avx512bw", "avx512vl", "avx2", "fma"},
-    "_kernels_avx2": {"avx2", "fma"},
+    "_kernels_avx512": {"avx512f", "avx512dq", "avx512bw", "avx512vl", "avx2", "fma", "f16c"},
+    "_kernels_avx2": {"avx2", "fma", "f16c"},
     "_kernels_baseline": set(),
 }
 

@@ -31,6 +31,8 @@ cdef extern from "vecmath.h" nogil:
     double fa_exp_neg(double x) noexcept
     float fa_expm1f(float x) noexcept
     double fa_expm1(double x) noexcept
+    float fa_expm1_boundedf(float x) noexcept
+    double fa_expm1_bounded(double x) noexcept
     float fa_log1pf(float x) noexcept
     double fa_log1p(double x) noexcept
     float fa_log1p_unitf(float t) noexcept
@@ -64,6 +66,13 @@ cdef inline real _expm1(real x) noexcept nogil:
         return fa_expm1f(x)
     else:
         return fa_expm1(x)
+
+cdef inline real _expm1_bounded(real x) noexcept nogil:
+    """e^x - 1 where 2^n is finite (x < 88.37 in float): cheaper (vecmath.h says why)."""
+    if real is float:
+        return fa_expm1_boundedf(x)
+    else:
+        return fa_expm1_bounded(x)
 
 cdef inline real _log1p(real x) noexcept nogil:
     if real is float:
@@ -193,7 +202,7 @@ cdef inline real hardswish_backward(real g, real x) noexcept nogil:
 # evaluates both sides anyway.
 
 cdef inline real elu(real x, real alpha) noexcept nogil:
-    cdef real negative = alpha * _expm1(x)
+    cdef real negative = alpha * _expm1_bounded(x)  # used for x <= 0 only
     return x if x > <real>0 else negative
 
 cdef inline real elu_backward(real g, real x, real alpha) noexcept nogil:
@@ -201,7 +210,7 @@ cdef inline real elu_backward(real g, real x, real alpha) noexcept nogil:
     return g * (<real>1 if x > <real>0 else negative)
 
 cdef inline real selu(real x) noexcept nogil:
-    cdef real negative = <real>FA_SELU_SCALE_ALPHA * _expm1(x)
+    cdef real negative = <real>FA_SELU_SCALE_ALPHA * _expm1_bounded(x)  # x <= 0 only
     # float: the product in double, rounded once; with the scale rounded to float it
     # reached 1.12 ulp and overflowed to inf for x just below FLT_MAX / scale.
     cdef real positive = <real>(<double>x * FA_SELU_SCALE)

