@@ -323,10 +323,10 @@ def test_in_place_results_equal_out_of_place(backend, dtype):
 
 @pytest.mark.parametrize("backend", fastact.backends())
 @pytest.mark.parametrize("call, message", [
-    (lambda x, b: fastact.celu(x, 1e300, backend=b), "celu: alpha=1e+300 is beyond float32"),
-    (lambda x, b: fastact.elu(x, -1e300, backend=b), "elu: alpha=-1e+300 is beyond float32"),
-    (lambda x, b: fastact.softplus(x, beta=1e300, backend=b), "softplus: beta=1e+300"),
-    (lambda x, b: fastact.leaky_relu_backward(x, x, 1e39, backend=b), "negative_slope=1e+39"),
+    (lambda x, b: fastact.celu(x, 1e300, backend=b), r"celu: alpha=1e\+300 is beyond float32"),
+    (lambda x, b: fastact.elu(x, -1e300, backend=b), r"elu: alpha=-1e\+300 is beyond float32"),
+    (lambda x, b: fastact.softplus(x, beta=1e300, backend=b), r"softplus: beta=1e\+300"),
+    (lambda x, b: fastact.leaky_relu_backward(x, x, 1e39, backend=b), r"negative_slope=1e\+39"),
 ])
 def test_float32_parameter_beyond_float32_is_rejected_alike(backend, call, message):
     """A finite parameter that would be inf in a float32 kernel (NaN where the float64
@@ -353,33 +353,26 @@ def test_prelu_with_no_channels_takes_an_empty_weight(backend):
 
 @pytest.mark.parametrize("backend", [b for b in ("cython", "numba") if b in fastact.backends()])
 def test_strided_calls_release_the_gil(backend):
-    """Two Python threads computing strided gelu run at once: the kernels run without the
-    GIL (NumPy releases it around the ufuncs' loops), so two threads finish a fixed
-    amount of work in clearly less than twice one thread's time.  (The old Cython
-    general path held it: 0.80x the throughput of one thread.)"""
-    import os
+    """While one Python thread computes a long strided gelu, another keeps running Python:
+    the kernels run without the GIL (NumPy releases it around the ufuncs' loops; the old
+    Cython general path held it, and two threads got 0.80x one thread's throughput)."""
     import threading
-    import time
 
-    if len(os.sched_getaffinity(0)) < 2:
-        pytest.skip("needs two cores")
-    x = np.random.default_rng(0).normal(size=2 ** 15 * 2).astype(np.float32)[::2]
-    fastact.gelu(x, backend=backend)  # compile/warm
+    x = np.random.default_rng(0).normal(size=2 ** 23).astype(np.float32)[::2]
+    fastact.gelu(x[:10], backend=backend)  # compile/warm
+    done = threading.Event()
 
     def work():
-        for _ in range(60):
-            fastact.gelu(x, backend=backend)
+        with fastact.num_threads(1):
+            for _ in range(3):
+                fastact.gelu(x, backend=backend)
+        done.set()
 
-    with fastact.num_threads(1):
-        start = time.perf_counter()
-        work()
-        work()
-        serial = time.perf_counter() - start
-        threads = [threading.Thread(target=work) for _ in range(2)]
-        start = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        parallel = time.perf_counter() - start
-    assert parallel < 0.85 * serial, (serial, parallel)
+    worker = threading.Thread(target=work)
+    count = 0
+    worker.start()
+    while not done.is_set():
+        count += 1
+    worker.join()
+    # about a million with the GIL released; with it held, only the switches between calls
+    assert count > 10000, count
