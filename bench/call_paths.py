@@ -156,7 +156,10 @@ def main(argv=None):
     ops = [op for op in OPS if op.name in args.ops.split(",")]
     sizes = [int(s) for s in args.sizes.split(",")]
     skip = set(args.skip.split(","))
-    result = {"cpu": platform.processor() or platform.machine(), "backends": backends}
+    from fastact import _cpu
+
+    result = {"cpu": platform.processor() or platform.machine(), "cpu_features": _cpu.features(),
+              "backends": backends}
     try:
         with open("/proc/cpuinfo") as f:
             result["cpu"] = next(line.split(":", 1)[1].strip() for line in f

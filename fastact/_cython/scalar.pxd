@@ -221,6 +221,8 @@ cdef inline real selu_backward(real g, real x) noexcept nogil:
     return g * (<real>FA_SELU_SCALE if x > <real>0 else negative)
 
 cdef inline real celu(real x, real alpha) noexcept nogil:
+    # The overflow-safe expm1 for any alpha: testing alpha > 0 to take the cheaper one made
+    # GCC's loop slower (116 against 81 us at 2^16 float32), where LLVM hoists the test.
     cdef real negative = alpha * _expm1(x / alpha)
     return x if x > <real>0 else negative
 

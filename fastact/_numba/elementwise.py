@@ -167,6 +167,10 @@ def selu_backward(g, x):
 @scalar
 def celu(x, alpha):
     T = type(x)
+    # alpha > 0 keeps x/alpha <= 0 where it is used: the cheaper expm1 (a loop-invariant
+    # test, hoisted out of the loop)
+    if alpha > T(0):
+        return x if x > T(0) else alpha * vecmath.expm1_bounded(x / alpha)
     return x if x > T(0) else alpha * vecmath.expm1(x / alpha)
 
 
