@@ -18,6 +18,7 @@ docstrings are made from it, and ``tests/test_api.py`` checks the signatures.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -58,11 +59,11 @@ def _elementwise(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, p
         if x.dtype is _F32 and params:
             params = [v.fit_param(fname, p, value, _F32) for p, value in zip(op.params, params)]
         return compiled.ufunc(kernel, x.size)(*arrays, *params)
-    arrays = [v.as_float_array(a, fname, name) for name, a in zip(names, arrays)]
-    if len(arrays) == 2:
-        v.check_same_shape(fname, arrays[0], names[1], arrays[1])
-    dtype = v.result_dtype(arrays)
-    return _run(fname, op, kernel, arrays, params, dtype, arrays[-1].shape, out, compiled, {})
+    checked = [v.as_float_array(a, fname, name) for name, a in zip(names, arrays)]
+    if len(checked) == 2:
+        v.check_same_shape(fname, checked[0], names[1], checked[1])
+    dtype = v.result_dtype(checked)
+    return _run(fname, op, kernel, checked, params, dtype, checked[-1].shape, out, compiled, {})
 
 
 def _run(fname, op, kernel, arrays, params, dtype, shape, out, compiled, core: dict,
@@ -100,7 +101,7 @@ def _run(fname, op, kernel, arrays, params, dtype, shape, out, compiled, core: d
 
 
 # The reference functions of the ufuncs that have no function of their own name there.
-_REFERENCE_KERNELS = {
+_REFERENCE_KERNELS: dict[str, Callable] = {
     "gelu_tanh": lambda x: reference.gelu(x, "tanh"),
     "gelu_tanh_backward": lambda g, x: reference.gelu_backward(g, x, "tanh"),
 }
@@ -114,12 +115,12 @@ def _rows(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, axis, ou
             and _native(arrays) and x.ndim):
         # the common case: a new result along the last axis (the gufunc's default)
         return compiled.ufunc(kernel, x.size)(*arrays)
-    arrays = [v.as_float_array(a, fname, name) for name, a in zip(names, arrays)]
-    axis = v.check_param(fname, op.params[0], axis, arrays[-1])
-    if len(arrays) == 2:
-        v.check_same_shape(fname, arrays[0], names[1], arrays[1])
-    dtype = v.result_dtype(arrays)
-    return _run(fname, op, kernel, arrays, [], dtype, arrays[-1].shape, out, compiled,
+    checked = [v.as_float_array(a, fname, name) for name, a in zip(names, arrays)]
+    axis = v.check_param(fname, op.params[0], axis, checked[-1])
+    if len(checked) == 2:
+        v.check_same_shape(fname, checked[0], names[1], checked[1])
+    dtype = v.result_dtype(checked)
+    return _run(fname, op, kernel, checked, [], dtype, checked[-1].shape, out, compiled,
                 {"axis": axis}, lambda *a: getattr(reference, kernel)(*a, axis=axis))
 
 

@@ -53,10 +53,11 @@ def _from_environment() -> int:
     value = os.environ.get("FASTACT_NUM_THREADS", "").strip()
     if not value:
         return _usable_default()
+    n: object = value  # not a number: _check raises, naming the variable
     try:
         n = int(value)
     except ValueError:
-        n = value
+        pass
     return _check(n, "FASTACT_NUM_THREADS")
 
 

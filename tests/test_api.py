@@ -694,3 +694,27 @@ def test_the_package_is_typed_for_type_checkers():
     from pathlib import Path
 
     assert (Path(fastact.__file__).parent / "py.typed").is_file()
+
+
+def test_completion_sees_the_public_functions_and_their_signatures():
+    """The functions are ordinary source, so static tools see them (they were injected with
+    globals().update, and completing `fastact.ge` offered only get_backend)."""
+    jedi = pytest.importorskip("jedi")
+    from pathlib import Path
+
+    script = "import fastact\nfastact.ge"
+    path = Path(fastact.__file__).parent.parent / "completion_probe.py"  # fastact importable
+    names = [c.name for c in jedi.Script(script, path=path).complete(2, 10)]
+    assert {"gelu", "gelu_backward"} <= set(names)
+    signatures = jedi.Script("import fastact\nfastact.gelu(", path=path).get_signatures(2, 13)
+    assert [s.to_string() for s in signatures] == [
+        'gelu(x, approximate="none", *, out=None, backend=None)']
+
+
+def test_submodules_are_attributes_after_import():
+    code = ("import fastact; print(fastact.layers.GELU.__name__, fastact.reference.gelu.__name__, "
+            "type(fastact.ufuncs.gelu).__name__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["GELU", "gelu", "ufunc"]
