@@ -47,18 +47,12 @@ SIMD = ["-fopenmp-simd"]
 
 
 def elementwise_kernels():
-    """(scalar name, number of arrays, number of scalar params) for every elementwise loop."""
+    """(ufunc name, number of arrays, number of scalar params) for every elementwise loop:
+    the op table's ``Op.ufuncs`` (a choice parameter selects a ufunc, the rest are operands)."""
     catalogue = runpy.run_path(str(HERE / "fastact" / "catalogue.py"))
-    kernels = []
-    for op in catalogue["OPS"]:
-        if op.kind != "elementwise":
-            continue
-        n_params = sum(p.check != "choice" for p in op.params)
-        names = [op.name] + [f"{op.name}_{c}" for p in op.params if p.check == "choice"
-                             for c in p.choices if c != p.default]
-        for name in names:
-            kernels += [(name, 1, n_params), (name + "_backward", 2, n_params)]
-    return kernels
+    return [(name, 2 if name.endswith("_backward") else 1,
+             sum(p.check != "choice" for p in op.params))
+            for op in catalogue["OPS"] if op.kind == "elementwise" for name in op.ufuncs]
 
 
 def write_if_changed(path, text):

@@ -65,11 +65,6 @@ def compute_dtype(dtype: np.dtype) -> np.dtype:
     return _FLOAT32 if dtype == _FLOAT16 else dtype
 
 
-def to_dtype(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``arr`` in native ``dtype``: a no-op for the common case, else a converted copy."""
-    return arr if arr.dtype == dtype else arr.astype(dtype)
-
-
 def check_same_shape(fname: str, grad_output: np.ndarray, name: str, other: np.ndarray):
     if grad_output.shape != other.shape:
         raise ValueError(

@@ -34,6 +34,9 @@ def layouts(dtype, seed: int = 0):
     yield "strided", base[:, ::2, 1:]
     yield "reversed", base[::-1, :, ::-2]
     yield "byteswapped", base.astype(base.dtype.newbyteorder())
+    frozen = np.asfortranarray(base)[:, ::2]  # read-only, as np.load(mmap_mode='r') gives
+    frozen.flags.writeable = False
+    yield "readonly", frozen
 
 
 def call_params(op, x: np.ndarray):

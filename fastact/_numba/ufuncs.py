@@ -17,7 +17,7 @@ ours, not Numba's generic wrapper:
   ``softplus_backward(g, x, beta, threshold)``, ...) are plain ufuncs: every
   operand, the op's scalar parameters included, broadcasts like any ufunc
   operand, and ``out=``, ``where=``, 0-d inputs and casting are NumPy's.  Three
-  paths: every operand contiguous (one loop over the range, as ``kernels.unary``);
+  paths: every operand contiguous (one loop over the range);
   the arrays contiguous and the parameters of stride 0 (the usual call: the
   parameters are read once and passed as values, so the loop stays vectorised);
   anything else in blocks of ``BLOCK`` elements, each operand used in place (unit
