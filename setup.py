@@ -171,13 +171,20 @@ def toolchain_flags():
 def extensions():
     import numpy
 
-    return [Extension(
+    numpy_api = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+    kernels = [Extension(
         f"fastact._cython.{module}",
         [str(render_kernels(module).relative_to(HERE))],
         include_dirs=[numpy.get_include(), str(CYTHON_DIR)],
         extra_compile_args=[*RELEASE, *SAFE_MATH, *SIMD] + arch,  # + toolchain_flags()
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        define_macros=numpy_api,
     ) for module, arch in variants().items()]
+    # runs the backends' ufunc loops on the common case without NumPy's dispatch; no
+    # arithmetic of its own, so one portable build serves every variant
+    fastcall = Extension("fastact._fastcall", ["fastact/_fastcall.pyx"],
+                         include_dirs=[numpy.get_include()], extra_compile_args=RELEASE,
+                         define_macros=numpy_api)
+    return kernels + [fastcall]
 
 
 def cache_dir():

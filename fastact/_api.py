@@ -26,6 +26,11 @@ from fastact import _dispatch, reference
 from fastact import _validate as v
 from fastact.catalogue import OPS_BY_NAME, REQUIRED, Op
 
+try:  # built with the Cython backend; without it every call goes through NumPy's dispatch
+    from fastact._fastcall import call as _loop_call
+except ImportError:
+    _loop_call = None
+
 _ndarray = np.ndarray
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
@@ -33,32 +38,35 @@ _F64 = np.dtype(np.float64)
 
 # ---------------------------------------------------------------- the runners
 
-def _native(arrays: tuple) -> bool:
-    """The arrays (x; or grad_output and x or y) are float32 or float64 ndarrays of one
-    dtype and shape, in native byte order: the common case, which needs no conversion
-    (NumPy's own dtype objects, compared by identity, are native)."""
-    x = arrays[-1]
-    if type(x) is not _ndarray or not (x.dtype is _F32 or x.dtype is _F64):
-        return False
-    return len(arrays) == 1 or (type(arrays[0]) is _ndarray and arrays[0].dtype is x.dtype
-                                and arrays[0].shape == x.shape)
+def _checked_params(fname: str, op: Op, values: tuple, x) -> tuple:
+    return tuple([v.check_param(fname, p, value, x) for p, value in zip(op.params, values)])
 
 
-def _checked_params(fname: str, op: Op, values: tuple, x) -> list:
-    return [v.check_param(fname, p, value, x) for p, value in zip(op.params, values)]
+def _direct(compiled, kernel: str, arrays: tuple, params: tuple = (), out_core_length=-1):
+    """The result of the common case, computed by the backend's ufunc loop itself without
+    NumPy's dispatch (fastact._fastcall: the same loop, so the same bits), else None.
+
+    The common case: no out=, exact ndarrays of one native float32/float64 dtype,
+    contiguous alike, of one shape (a gufunc's: along the last axis), and checked
+    parameters that are Python floats within the dtype's range.
+    """
+    if _loop_call is None or compiled is None:
+        return None
+    return _loop_call(compiled.ufunc(kernel, arrays[-1].size), arrays, params,
+                      out_core_length)
 
 
-def _elementwise(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, params: list,
+def _elementwise(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, params: tuple,
                  out, backend):
     """Run elementwise ``kernel`` on ``arrays`` (x; or grad_output and x or y) with the
     op's checked scalar ``params``."""
     compiled = _dispatch.module(backend)
     x = arrays[-1]
-    if compiled is not None and out is None and _native(arrays):
-        # the common case: a new result, no conversion
-        if x.dtype is _F32 and params:
-            params = [v.fit_param(fname, p, value, _F32) for p, value in zip(op.params, params)]
-        return compiled.ufunc(kernel, x.size)(*arrays, *params)
+    if out is None and type(x) is _ndarray and compiled is not None and _loop_call is not None:
+        # the common case (see _direct), spelled out: small calls are mostly this overhead
+        result = _loop_call(compiled.ufunc(kernel, x.size), arrays, params, -1)
+        if result is not None:
+            return result
     checked = [v.as_float_array(a, fname, name) for name, a in zip(names, arrays)]
     if len(checked) == 2:
         v.check_same_shape(fname, checked[0], names[1], checked[1])
@@ -87,8 +95,8 @@ def _run(fname, op, kernel, arrays, params, dtype, shape, out, compiled, core: d
     # (the ufunc may make an equal one for byte-swapped input), float16 results are cast
     # into it, and maxout's gufunc learns its output length (m) from it.
     target = np.empty(shape, dtype) if out is None else out
-    size = max(getattr(a, "size", 1) for a in arrays)  # what the threads split
-    if all(a.dtype == dtype for a in arrays if type(a) is _ndarray):
+    size = max([getattr(a, "size", 1) for a in arrays])  # what the threads split
+    if all([a.dtype is dtype for a in arrays if type(a) is _ndarray]):
         # arrays of the result dtype: the ufunc's loop of that dtype (float16: its float16
         # loop where built, else NumPy's cast to the float32 one)
         result = compiled.ufunc(kernel, size)(*arrays, *params, out=target, **core)
@@ -111,10 +119,12 @@ def _rows(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, axis, ou
     """The softmax family: the gufunc (n)->(n) or (n),(n)->(n) along ``axis``."""
     compiled = _dispatch.module(backend)
     x = arrays[-1]
-    if (compiled is not None and out is None and type(axis) is int and axis == -1
-            and _native(arrays) and x.ndim):
-        # the common case: a new result along the last axis (the gufunc's default)
-        return compiled.ufunc(kernel, x.size)(*arrays)
+    if (out is None and type(axis) is int and axis == -1 and type(x) is _ndarray
+            and compiled is not None and _loop_call is not None):
+        # the common case (see _direct), spelled out: small calls are mostly this overhead
+        result = _loop_call(compiled.ufunc(kernel, x.size), arrays, (), -1)
+        if result is not None:
+            return result
     checked = [v.as_float_array(a, fname, name) for name, a in zip(names, arrays)]
     axis = v.check_param(fname, op.params[0], axis, checked[-1])
     if len(checked) == 2:
@@ -206,12 +216,12 @@ _GY = ("grad_output", "y")
 
 @_documented("relu")
 def relu(x, *, out=None, backend=None):
-    return _elementwise("relu", _RELU, "relu", _X, (x,), [], out, backend)
+    return _elementwise("relu", _RELU, "relu", _X, (x,), (), out, backend)
 
 
 @_documented("relu")
 def relu_backward(grad_output, x, *, out=None, backend=None):
-    return _elementwise("relu_backward", _RELU, "relu_backward", _GX, (grad_output, x), [],
+    return _elementwise("relu_backward", _RELU, "relu_backward", _GX, (grad_output, x), (),
                         out, backend)
 
 
@@ -248,6 +258,11 @@ def _prelu_weight(fname: str, x, weight, axis):
 
 @_documented("prelu")
 def prelu(x, weight, axis=1, *, out=None, backend=None):
+    if out is None and type(x) is _ndarray and type(weight) is float:
+        # one weight for every channel: leaky_relu's loop with it as the slope
+        result = _direct(_dispatch.module(backend), "leaky_relu", (x,), (weight,))
+        if result is not None:
+            return result
     x, weights, axis, operand = _prelu_weight("prelu", x, weight, axis)
     dtype = v.result_dtype([x] if type(weight) in (int, float) else [x, weights])
     return _run("prelu", _PRELU, "leaky_relu", [x, operand], [], dtype, x.shape, out,
@@ -310,12 +325,12 @@ def elu_backward(grad_output, x, alpha=1.0, *, out=None, backend=None):
 
 @_documented("selu")
 def selu(x, *, out=None, backend=None):
-    return _elementwise("selu", _SELU, "selu", _X, (x,), [], out, backend)
+    return _elementwise("selu", _SELU, "selu", _X, (x,), (), out, backend)
 
 
 @_documented("selu")
 def selu_backward(grad_output, x, *, out=None, backend=None):
-    return _elementwise("selu_backward", _SELU, "selu_backward", _GX, (grad_output, x), [],
+    return _elementwise("selu_backward", _SELU, "selu_backward", _GX, (grad_output, x), (),
                         out, backend)
 
 
@@ -343,56 +358,56 @@ def _gelu_kernel(fname: str, approximate, x) -> str:
 @_documented("gelu")
 def gelu(x, approximate="none", *, out=None, backend=None):
     kernel = _gelu_kernel("gelu", approximate, x)
-    return _elementwise("gelu", _GELU, kernel, _X, (x,), [], out, backend)
+    return _elementwise("gelu", _GELU, kernel, _X, (x,), (), out, backend)
 
 
 @_documented("gelu")
 def gelu_backward(grad_output, x, approximate="none", *, out=None, backend=None):
     kernel = _gelu_kernel("gelu_backward", approximate, x) + "_backward"
-    return _elementwise("gelu_backward", _GELU, kernel, _GX, (grad_output, x), [], out, backend)
+    return _elementwise("gelu_backward", _GELU, kernel, _GX, (grad_output, x), (), out, backend)
 
 
 @_documented("sigmoid")
 def sigmoid(x, *, out=None, backend=None):
-    return _elementwise("sigmoid", _SIGMOID, "sigmoid", _X, (x,), [], out, backend)
+    return _elementwise("sigmoid", _SIGMOID, "sigmoid", _X, (x,), (), out, backend)
 
 
 @_documented("sigmoid")
 def sigmoid_backward(grad_output, y, *, out=None, backend=None):
     return _elementwise("sigmoid_backward", _SIGMOID, "sigmoid_backward", _GY, (grad_output, y),
-                        [], out, backend)
+                        (), out, backend)
 
 
 @_documented("tanh")
 def tanh(x, *, out=None, backend=None):
-    return _elementwise("tanh", _TANH, "tanh", _X, (x,), [], out, backend)
+    return _elementwise("tanh", _TANH, "tanh", _X, (x,), (), out, backend)
 
 
 @_documented("tanh")
 def tanh_backward(grad_output, y, *, out=None, backend=None):
-    return _elementwise("tanh_backward", _TANH, "tanh_backward", _GY, (grad_output, y), [],
+    return _elementwise("tanh_backward", _TANH, "tanh_backward", _GY, (grad_output, y), (),
                         out, backend)
 
 
 @_documented("silu")
 def silu(x, *, out=None, backend=None):
-    return _elementwise("silu", _SILU, "silu", _X, (x,), [], out, backend)
+    return _elementwise("silu", _SILU, "silu", _X, (x,), (), out, backend)
 
 
 @_documented("silu")
 def silu_backward(grad_output, x, *, out=None, backend=None):
-    return _elementwise("silu_backward", _SILU, "silu_backward", _GX, (grad_output, x), [],
+    return _elementwise("silu_backward", _SILU, "silu_backward", _GX, (grad_output, x), (),
                         out, backend)
 
 
 @_documented("silu")
 def swish(x, *, out=None, backend=None):
-    return _elementwise("swish", _SILU, "silu", _X, (x,), [], out, backend)
+    return _elementwise("swish", _SILU, "silu", _X, (x,), (), out, backend)
 
 
 @_documented("silu")
 def swish_backward(grad_output, x, *, out=None, backend=None):
-    return _elementwise("swish_backward", _SILU, "silu_backward", _GX, (grad_output, x), [],
+    return _elementwise("swish_backward", _SILU, "silu_backward", _GX, (grad_output, x), (),
                         out, backend)
 
 
@@ -411,35 +426,35 @@ def softplus_backward(grad_output, x, beta=1.0, threshold=20.0, *, out=None, bac
 
 @_documented("mish")
 def mish(x, *, out=None, backend=None):
-    return _elementwise("mish", _MISH, "mish", _X, (x,), [], out, backend)
+    return _elementwise("mish", _MISH, "mish", _X, (x,), (), out, backend)
 
 
 @_documented("mish")
 def mish_backward(grad_output, x, *, out=None, backend=None):
-    return _elementwise("mish_backward", _MISH, "mish_backward", _GX, (grad_output, x), [],
+    return _elementwise("mish_backward", _MISH, "mish_backward", _GX, (grad_output, x), (),
                         out, backend)
 
 
 @_documented("hardsigmoid")
 def hardsigmoid(x, *, out=None, backend=None):
-    return _elementwise("hardsigmoid", _HARDSIGMOID, "hardsigmoid", _X, (x,), [], out, backend)
+    return _elementwise("hardsigmoid", _HARDSIGMOID, "hardsigmoid", _X, (x,), (), out, backend)
 
 
 @_documented("hardsigmoid")
 def hardsigmoid_backward(grad_output, x, *, out=None, backend=None):
     return _elementwise("hardsigmoid_backward", _HARDSIGMOID, "hardsigmoid_backward", _GX,
-                        (grad_output, x), [], out, backend)
+                        (grad_output, x), (), out, backend)
 
 
 @_documented("hardswish")
 def hardswish(x, *, out=None, backend=None):
-    return _elementwise("hardswish", _HARDSWISH, "hardswish", _X, (x,), [], out, backend)
+    return _elementwise("hardswish", _HARDSWISH, "hardswish", _X, (x,), (), out, backend)
 
 
 @_documented("hardswish")
 def hardswish_backward(grad_output, x, *, out=None, backend=None):
     return _elementwise("hardswish_backward", _HARDSWISH, "hardswish_backward", _GX,
-                        (grad_output, x), [], out, backend)
+                        (grad_output, x), (), out, backend)
 
 
 # ---------------------------------------------------------------- row ops
@@ -468,6 +483,10 @@ def log_softmax_backward(grad_output, y, axis=-1, *, out=None, backend=None):
 
 @_documented("logsumexp")
 def logsumexp(x, axis=-1, keepdims=False, *, out=None, backend=None):
+    if out is None and type(x) is _ndarray and type(axis) is int and axis == -1 and keepdims is False:
+        result = _direct(_dispatch.module(backend), "logsumexp", (x,))
+        if result is not None:
+            return result
     fname = "logsumexp"
     x = v.as_float_array(x, fname, "x")
     axis, keepdims = _checked_params(fname, _LOGSUMEXP, (axis, keepdims), x)
@@ -479,6 +498,10 @@ def logsumexp(x, axis=-1, keepdims=False, *, out=None, backend=None):
 
 @_documented("logsumexp")
 def logsumexp_backward(grad_output, x, y, axis=-1, keepdims=False, *, out=None, backend=None):
+    if out is None and type(x) is _ndarray and type(axis) is int and axis == -1 and keepdims is False:
+        result = _direct(_dispatch.module(backend), "logsumexp_backward", (grad_output, x, y))
+        if result is not None:
+            return result
     fname = "logsumexp_backward"
     g, x, y = (v.as_float_array(a, fname, name)
                for name, a in (("grad_output", grad_output), ("x", x), ("y", y)))
@@ -496,6 +519,12 @@ def logsumexp_backward(grad_output, x, y, axis=-1, keepdims=False, *, out=None, 
                 lambda g, x, y: reference.logsumexp_backward(g, x, y, axis=axis))
 
 
+def _last_axis_pieces(x, pieces, axis) -> bool:
+    """maxout's common case: an ndarray x whose last axis ``pieces`` (an int) divides."""
+    return (type(x) is _ndarray and type(axis) is int and axis == -1 and type(pieces) is int
+            and pieces > 0 and x.ndim > 0 and x.shape[-1] % pieces == 0)
+
+
 def _maxout_args(fname: str, x, pieces, axis):
     x = v.as_float_array(x, fname, "x")
     pieces, axis = _checked_params(fname, _MAXOUT, (pieces, axis), x)
@@ -505,6 +534,10 @@ def _maxout_args(fname: str, x, pieces, axis):
 
 @_documented("maxout")
 def maxout(x, pieces, axis=-1, *, out=None, backend=None):
+    if _last_axis_pieces(x, pieces, axis) and out is None:
+        result = _direct(_dispatch.module(backend), "maxout", (x,), (), x.shape[-1] // pieces)
+        if result is not None:
+            return result
     x, pieces, axis, shape = _maxout_args("maxout", x, pieces, axis)
     # The gufunc (n)->(m) takes pieces = n/m from the output's core length.
     return _run("maxout", _MAXOUT, "maxout", [x], [], v.result_dtype([x]), shape, out,
@@ -514,6 +547,11 @@ def maxout(x, pieces, axis=-1, *, out=None, backend=None):
 
 @_documented("maxout")
 def maxout_backward(grad_output, x, pieces, axis=-1, *, out=None, backend=None):
+    if (_last_axis_pieces(x, pieces, axis) and out is None and type(grad_output) is _ndarray
+            and grad_output.ndim and grad_output.shape[-1] * pieces == x.shape[-1]):
+        result = _direct(_dispatch.module(backend), "maxout_backward", (grad_output, x))
+        if result is not None:
+            return result
     fname = "maxout_backward"
     x, pieces, axis, shape = _maxout_args(fname, x, pieces, axis)
     g = v.as_float_array(grad_output, fname, "grad_output")

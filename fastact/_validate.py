@@ -27,13 +27,16 @@ def as_float_array(value, fname: str, argname: str) -> np.ndarray:
     float16/32/64 are kept; bool and integer arrays are promoted to float64 later
     (NumPy's rule for np.exp); anything else is a TypeError.
     """
-    if type(value).__module__.split(".")[0] == "torch":  # without importing torch
+    if type(value) is np.ndarray:
+        arr = value
+    elif type(value).__module__.split(".")[0] == "torch":  # without importing torch
         raise TypeError(
             f"{fname}: {argname} is a torch.{type(value).__name__}; fastact.{fname} takes "
             f"NumPy arrays (it would silently return one). For tensors use fastact.torch: "
             f"fastact.torch.{fname.removesuffix('_backward')}(tensor) returns a tensor and "
             f"works with autograd")
-    arr = np.asarray(value)
+    else:
+        arr = np.asarray(value)
     kind = arr.dtype.kind
     if kind == "f":
         if arr.dtype.itemsize > 8:
@@ -56,13 +59,16 @@ def result_dtype(arrays) -> np.dtype:
     when passed back in (a softmax's y to softmax_backward, an out= array made from a
     result), sending every such call down the general path.
     """
+    first = arrays[0].dtype
+    if (first is _FLOAT32 or first is _FLOAT64) and all([a.dtype is first for a in arrays]):
+        return first  # the common case, without result_type's cost
     dtypes = [a.dtype if a.dtype.kind == "f" else _FLOAT64 for a in arrays]
     return np.dtype(np.result_type(*dtypes).type)
 
 
 def compute_dtype(dtype: np.dtype) -> np.dtype:
     """float16 is computed in float32; float32 and float64 natively."""
-    return _FLOAT32 if dtype == _FLOAT16 else dtype
+    return _FLOAT32 if dtype is _FLOAT16 else dtype  # result_dtype gives NumPy's own objects
 
 
 def check_same_shape(fname: str, grad_output: np.ndarray, name: str, other: np.ndarray):

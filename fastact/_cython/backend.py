@@ -96,7 +96,14 @@ def ufuncs() -> dict:
 
 def ufunc(kernel: str, size: int):
     """The ufunc of ``kernel`` (the same for every size: its loops choose the threads)."""
-    return ufuncs()[kernel]
+    try:
+        return _UFUNCS[kernel]
+    except KeyError:  # the extension not loaded yet (or no such kernel: KeyError again)
+        _UFUNCS.update(ufuncs())
+        return _UFUNCS[kernel]
+
+
+_UFUNCS: dict = {}  # ufuncs(), once loaded: the lookup of every call
 
 
 def prelu_backward(g, x, weight, out, grad_weight):

@@ -53,9 +53,17 @@ def _import_numba():
     return _numba
 
 
+# kernel -> its serial ufunc, once built (the lookup of every small call)
+_serial: dict = {}
+
+
 def ufunc(kernel: str, size: int):
     """The ufunc of ``kernel`` for ``size`` elements: the parallel version on
     fastact.get_num_threads() threads for large inputs, else the serial one."""
+    if size < PARALLEL_MIN_ELEMENTS:
+        found = _serial.get(kernel)
+        if found is not None:
+            return found
     from fastact._numba import ufuncs
 
     numba = _import_numba()
@@ -64,7 +72,8 @@ def ufunc(kernel: str, size: int):
         if threads > 1:
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
             return ufuncs.ufunc(kernel, parallel=True)
-    return ufuncs.ufunc(kernel)
+    found = _serial[kernel] = ufuncs.ufunc(kernel)
+    return found
 
 
 def prelu_backward(g, x, weight, out, grad_weight):

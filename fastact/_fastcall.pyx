@@ -1,0 +1,210 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""Run a ufunc's own inner loop on the common case, without NumPy's dispatch.
+
+A call through NumPy's ufunc machinery costs about 0.45 us before the first element is
+computed (argument parsing, type resolution, the iterator): at 2^10 float32 elements as
+long as a sigmoid itself.  Almost every call is the same simple case: exact ndarrays
+of one native float32 or float64 dtype, contiguous in the same order, Python-float
+parameters and a new result.  For that case ``call`` finds the inner loop the ufunc
+registered for the dtype and runs it over the whole buffer as NumPy would run it (the
+same loop, the same operands, so the same bits).  For anything else it returns None,
+and the caller calls the ufunc through NumPy.
+
+It works on any ufunc made with PyUFunc_FromFuncAndData or ...AndSignature (the
+Cython and Numba backends' both are), including generalized ufuncs whose operands
+have at most one core dimension, on the last axis: (n)->(n), (n),(n)->(n), (n)->(),
+(),(n),()->(n), (n)->(m) (whose m the caller gives) and (m),(n)->(n).
+"""
+
+cimport numpy as cnp
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
+from cpython.ref cimport PyObject
+from libc.math cimport INFINITY, fabs
+
+cnp.import_array()
+cnp.import_ufunc()
+
+cdef extern from "Python.h":
+    PyObject* PyErr_Occurred()
+
+cdef extern from "numpy/ufuncobject.h":
+    ctypedef struct PyUFuncObject:
+        int nin, nout, nargs, ntypes
+        cnp.PyUFuncGenericFunction* functions
+        void** data
+        char* types
+        int core_enabled
+        int core_num_dim_ix
+        int* core_num_dims
+        int* core_dim_ixs
+        int* core_offsets
+
+# NumPy's inner-loop type, callable without the GIL (the loops do not need it)
+ctypedef void (*inner_loop)(char**, cnp.npy_intp*, cnp.npy_intp*, void*) noexcept nogil
+
+cdef enum:
+    MAX_OPERANDS = 8
+    MAX_CORE_DIMS = 2
+    # Loops over this many elements or more run without the GIL (as NumPy's do).
+    NOGIL_MIN_ELEMENTS = 4096
+
+# float32 parameters from this magnitude on would round to inf: the caller's to decide
+cdef double FLOAT32_OVERFLOW = 2.0 ** 128 - 2.0 ** 103
+
+
+cdef int _raise_if_error() except -1:
+    """-1 (Cython then raises it) if the loop set a Python error (a failed allocation)."""
+    return -1 if PyErr_Occurred() != NULL else 0
+
+
+cdef inline int _core_dim(PyUFuncObject* uf, int k) noexcept:
+    """The index of operand k's core dimension (n, m, ...), or -1 for a core-less one."""
+    if not uf.core_enabled or uf.core_num_dims[k] == 0:
+        return -1
+    return uf.core_dim_ixs[uf.core_offsets[k]]
+
+
+def call(ufunc, tuple arrays, tuple params, Py_ssize_t out_core_length=-1):
+    """``ufunc(*arrays, *params)`` computed by the ufunc's own loop, or None.
+
+    None unless: every array is an exact, aligned ndarray of one native float32 or
+    float64 dtype; all are C-contiguous (or, without core dimensions, all
+    Fortran-contiguous); they have one shape, except that a generalized ufunc's
+    operands share the loop shape and add their core length (if any) as the last
+    axis; nothing is empty; every parameter is a Python float that the dtype holds
+    (finite float32 parameters beyond its range are the caller's to reject); and the
+    ufunc has a loop whose every type is that dtype.  ``out_core_length``: the length
+    of the output's core dimension where no input has it (maxout's m).
+    """
+    if type(ufunc) is not cnp.ufunc:
+        return None
+    cdef PyUFuncObject* uf = <PyUFuncObject*> ufunc
+    cdef Py_ssize_t n_arrays = len(arrays), n_params = len(params)
+    cdef int nargs = uf.nargs, core = uf.core_enabled, typenum, i, k, ix, loop_ndim
+    if uf.nout != 1 or n_arrays + n_params != uf.nin or n_arrays == 0 or nargs > MAX_OPERANDS:
+        return None
+    if core:
+        if uf.core_num_dim_ix > MAX_CORE_DIMS:
+            return None
+        for k in range(nargs):
+            if uf.core_num_dims[k] > 1 or (k >= n_arrays and k < nargs - 1 and uf.core_num_dims[k]):
+                return None
+
+    # the loop shape: the first array's shape, without its last axis if that is a core one
+    first = arrays[0]
+    if not cnp.PyArray_CheckExact(first):
+        return None
+    cdef cnp.ndarray a = <cnp.ndarray> first
+    typenum = cnp.PyArray_TYPE(a)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        return None
+    cdef cnp.npy_intp* loop_shape = cnp.PyArray_DIMS(a)
+    loop_ndim = cnp.PyArray_NDIM(a) - (_core_dim(uf, 0) >= 0)
+    if loop_ndim < 0 or (not core and loop_ndim == 0):
+        return None
+    cdef bint fortran = (not core and loop_ndim > 1 and not cnp.PyArray_IS_C_CONTIGUOUS(a)
+                         and cnp.PyArray_IS_F_CONTIGUOUS(a))
+    cdef cnp.npy_intp loops = 1
+    for i in range(loop_ndim):
+        loops *= loop_shape[i]
+
+    # every array: exact, aligned, native, contiguous alike, the loop shape plus its core
+    cdef char* args[MAX_OPERANDS]
+    cdef cnp.npy_intp steps[2 * MAX_OPERANDS]
+    cdef cnp.npy_intp dims[1 + MAX_CORE_DIMS]
+    cdef cnp.npy_intp core_length[MAX_CORE_DIMS]
+    cdef cnp.npy_intp itemsize = 4 if typenum == cnp.NPY_FLOAT32 else 8, length
+    cdef int n_core = 0
+    for ix in range(MAX_CORE_DIMS):
+        core_length[ix] = -1
+    for k in range(n_arrays):
+        item = arrays[k]
+        if not cnp.PyArray_CheckExact(item):
+            return None
+        a = <cnp.ndarray> item
+        ix = _core_dim(uf, k)
+        if (cnp.PyArray_TYPE(a) != typenum or cnp.PyArray_NDIM(a) != loop_ndim + (ix >= 0)
+                or not cnp.PyArray_ISNOTSWAPPED(a) or not cnp.PyArray_ISALIGNED(a)
+                or not (cnp.PyArray_IS_F_CONTIGUOUS(a) if fortran
+                        else cnp.PyArray_IS_C_CONTIGUOUS(a))):
+            return None
+        for i in range(loop_ndim):
+            if cnp.PyArray_DIMS(a)[i] != loop_shape[i]:
+                return None
+        args[k] = cnp.PyArray_BYTES(a)
+        steps[k] = itemsize
+        if ix >= 0:
+            length = cnp.PyArray_DIMS(a)[loop_ndim]
+            if core_length[ix] >= 0 and core_length[ix] != length:
+                return None
+            core_length[ix] = length
+            steps[k] = length * itemsize
+            steps[nargs + n_core] = itemsize
+            n_core += 1
+
+    # the parameters, as the loop's type
+    cdef double as_double[MAX_OPERANDS]
+    cdef float as_float[MAX_OPERANDS]
+    for k in range(n_params):
+        value = params[k]
+        if not PyFloat_CheckExact(value):
+            return None
+        as_double[k] = PyFloat_AS_DOUBLE(value)
+        if typenum == cnp.NPY_FLOAT32:
+            if FLOAT32_OVERFLOW <= fabs(as_double[k]) < INFINITY:
+                return None
+            as_float[k] = <float> as_double[k]
+            args[n_arrays + k] = <char*> &as_float[k]
+        else:
+            args[n_arrays + k] = <char*> &as_double[k]
+        steps[n_arrays + k] = 0
+
+    # the ufunc's loop whose every operand is of this type
+    cdef int found = -1
+    for i in range(uf.ntypes):
+        for k in range(nargs):
+            if uf.types[i * nargs + k] != typenum:
+                break
+        else:
+            found = i
+            break
+    if found < 0:
+        return None
+
+    # the result: the loop shape plus its core length, new, in the arrays' order
+    ix = _core_dim(uf, nargs - 1)
+    if ix >= 0:
+        if core_length[ix] < 0:
+            if out_core_length < 0:
+                return None
+            core_length[ix] = out_core_length
+        steps[nargs - 1] = core_length[ix] * itemsize
+        steps[nargs + n_core] = itemsize
+    else:
+        steps[nargs - 1] = itemsize
+    cdef cnp.npy_intp out_shape[cnp.NPY_MAXDIMS]
+    for i in range(loop_ndim):
+        out_shape[i] = loop_shape[i]
+    if ix >= 0:
+        out_shape[loop_ndim] = core_length[ix]
+    cdef cnp.npy_intp size = loops
+    for i in range(uf.core_num_dim_ix if core else 0):
+        if core_length[i] < 0:
+            return None
+        dims[1 + i] = core_length[i]
+        size *= core_length[i]
+    if size == 0 or loops == 0:
+        return None
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(loop_ndim + (ix >= 0), out_shape, typenum, fortran)
+    args[nargs - 1] = cnp.PyArray_BYTES(out)
+    dims[0] = loops
+
+    cdef inner_loop loop = <inner_loop> <void*> uf.functions[found]
+    cdef void* data = uf.data[found]
+    if size >= NOGIL_MIN_ELEMENTS:
+        with nogil:
+            loop(args, dims, steps, data)
+    else:
+        loop(args, dims, steps, data)
+    _raise_if_error()
+    return out[()] if cnp.PyArray_NDIM(out) == 0 else out  # a NumPy scalar, as ufuncs return
