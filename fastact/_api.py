@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from fastact import _dispatch, reference
+from fastact import _dask, _dispatch, reference
 from fastact import _validate as v
 from fastact.catalogue import OPS_BY_NAME, REQUIRED, Op
 
@@ -59,6 +59,8 @@ def _elementwise(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, p
         if x.dtype is _F32 and params:
             params = [v.fit_param(fname, p, value, _F32) for p, value in zip(op.params, params)]
         return compiled.ufunc(kernel, x.size)(*arrays, *params)
+    if _dask.wanted(arrays):  # Dask arrays and xarray objects: a lazy graph (fastact._dask)
+        return _dask.elementwise(fname, op, kernel, names, arrays, params, out, backend)
     checked = [v.as_float_array(a, fname, name) for name, a in zip(names, arrays)]
     if len(checked) == 2:
         v.check_same_shape(fname, checked[0], names[1], checked[1])
@@ -115,6 +117,8 @@ def _rows(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, axis, ou
             and _native(arrays) and x.ndim):
         # the common case: a new result along the last axis (the gufunc's default)
         return compiled.ufunc(kernel, x.size)(*arrays)
+    if _dask.wanted(arrays):
+        return _dask.rows(fname, op, kernel, names, arrays, axis, out, backend)
     checked = [v.as_float_array(a, fname, name) for name, a in zip(names, arrays)]
     axis = v.check_param(fname, op.params[0], axis, checked[-1])
     if len(checked) == 2:
@@ -248,6 +252,8 @@ def _prelu_weight(fname: str, x, weight, axis):
 
 @_documented("prelu")
 def prelu(x, weight, axis=1, *, out=None, backend=None):
+    if _dask.wanted((x, weight)):
+        return _dask.prelu(x, weight, axis, out, backend)
     x, weights, axis, operand = _prelu_weight("prelu", x, weight, axis)
     dtype = v.result_dtype([x] if type(weight) in (int, float) else [x, weights])
     return _run("prelu", _PRELU, "leaky_relu", [x, operand], [], dtype, x.shape, out,
@@ -258,6 +264,8 @@ def prelu(x, weight, axis=1, *, out=None, backend=None):
 @_documented("prelu")
 def prelu_backward(grad_output, x, weight, axis=1, *, out=None, backend=None):
     """(grad_input, grad_weight); see fastact.prelu."""
+    if _dask.wanted((grad_output, x, weight)):
+        return _dask.prelu_backward(grad_output, x, weight, axis, out, backend)
     fname = "prelu_backward"
     x, weights, axis, _ = _prelu_weight(fname, x, weight, axis)
     g = v.as_float_array(grad_output, fname, "grad_output")
@@ -468,6 +476,8 @@ def log_softmax_backward(grad_output, y, axis=-1, *, out=None, backend=None):
 
 @_documented("logsumexp")
 def logsumexp(x, axis=-1, keepdims=False, *, out=None, backend=None):
+    if _dask.wanted((x,)):
+        return _dask.logsumexp(x, axis, keepdims, out, backend)
     fname = "logsumexp"
     x = v.as_float_array(x, fname, "x")
     axis, keepdims = _checked_params(fname, _LOGSUMEXP, (axis, keepdims), x)
@@ -479,6 +489,8 @@ def logsumexp(x, axis=-1, keepdims=False, *, out=None, backend=None):
 
 @_documented("logsumexp")
 def logsumexp_backward(grad_output, x, y, axis=-1, keepdims=False, *, out=None, backend=None):
+    if _dask.wanted((grad_output, x, y)):
+        return _dask.logsumexp_backward(grad_output, x, y, axis, keepdims, out, backend)
     fname = "logsumexp_backward"
     g, x, y = (v.as_float_array(a, fname, name)
                for name, a in (("grad_output", grad_output), ("x", x), ("y", y)))
@@ -505,6 +517,8 @@ def _maxout_args(fname: str, x, pieces, axis):
 
 @_documented("maxout")
 def maxout(x, pieces, axis=-1, *, out=None, backend=None):
+    if _dask.wanted((x,)):
+        return _dask.maxout(x, pieces, axis, out, backend)
     x, pieces, axis, shape = _maxout_args("maxout", x, pieces, axis)
     # The gufunc (n)->(m) takes pieces = n/m from the output's core length.
     return _run("maxout", _MAXOUT, "maxout", [x], [], v.result_dtype([x]), shape, out,
@@ -514,6 +528,8 @@ def maxout(x, pieces, axis=-1, *, out=None, backend=None):
 
 @_documented("maxout")
 def maxout_backward(grad_output, x, pieces, axis=-1, *, out=None, backend=None):
+    if _dask.wanted((grad_output, x)):
+        return _dask.maxout_backward(grad_output, x, pieces, axis, out, backend)
     fname = "maxout_backward"
     x, pieces, axis, shape = _maxout_args(fname, x, pieces, axis)
     g = v.as_float_array(grad_output, fname, "grad_output")
