@@ -55,7 +55,8 @@ def _xarray_first(fn):
     """Send a call with an xarray argument to fastact._xarray's function of that name."""
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        if any(type(a).__module__.startswith("xarray.") for a in args):
+        flat = [b for a in args for b in (a if type(a) is tuple else (a,))]  # arrays=(g, x)
+        if any(type(a).__module__.startswith("xarray.") for a in flat):
             from fastact import _xarray
 
             return getattr(_xarray, fn.__name__)(*args, **kwargs)
@@ -115,7 +116,7 @@ def _meta(ndim: int, dtype) -> np.ndarray:
 
 def _scalar_safe(result):
     """A 0-d block's result as a 0-d array (fastact returns NumPy scalars for 0-d input)."""
-    return result if type(result) is np.ndarray else np.asarray(result)
+    return np.asarray(result) if isinstance(result, np.generic) else result
 
 
 # ---------------------------------------------------------------- block functions
@@ -190,7 +191,8 @@ def _softmax_block(fname, op_name, axis, backend, compute, dtype, x, lse_block, 
 
     finite = np.isfinite(lse)
     if op_name == "log_softmax":
-        y = np.subtract(x, lse, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            y = np.subtract(x, lse, dtype=np.float64)
     else:
         with np.errstate(invalid="ignore"):
             scale = np.exp(lse_block - lse)
@@ -260,11 +262,13 @@ def rows(fname, op, kernel, names, arrays, axis, out, backend):
     if len(arrays) == 1:  # forward: the row's logsumexp, then each block rescaled
         lse_blocks = da.map_blocks(functools.partial(_lse_block, backend), x, (axis,),
                                    chunks=reduced, dtype=np.float64,
-                                   meta=_meta(x.ndim, np.float64))
+                                   meta=_meta(x.ndim, np.float64),
+                                   name=_name("logsumexp-blocks", axis, backend, x))
         lse = da.reduction(lse_blocks, functools.partial(_lse_block, backend),
                            functools.partial(_lse_aggregate, backend, np.float64),
                            combine=functools.partial(_lse_block, backend), axis=axis,
-                           keepdims=True, dtype=np.float64, meta=_meta(x.ndim, np.float64))
+                           keepdims=True, dtype=np.float64, meta=_meta(x.ndim, np.float64),
+                           name="logsumexp")
         block = functools.partial(_softmax_block, fname, op.name, axis, backend,
                                   v.compute_dtype(dtype), dtype)
         return da.blockwise(block, index, x, index, lse_blocks, index, lse, index,
@@ -294,18 +298,17 @@ def logsumexp(x, axis, keepdims, out, backend):
     keepdims = v.check_param(fname, params[1], keepdims, checked)
     dtype = v.result_dtype([checked])
     backend = _dispatch.resolve(backend)
-    name = _name(fname, axis, keepdims, backend, x)
     if _single_chunk(x, axis):
         block = functools.partial(_public_block, fname,
                                   (("axis", axis), ("keepdims", keepdims), ("backend", backend)))
         chunks = tuple((1,) if i == axis else c for i, c in enumerate(x.chunks))
         kind = {"chunks": chunks} if keepdims else {"drop_axis": axis}
-        return da.map_blocks(block, x, dtype=dtype, name=name,
+        return da.map_blocks(block, x, dtype=dtype, name=_name(fname, axis, keepdims, backend, x),
                              meta=_meta(x.ndim - (not keepdims), dtype), **kind)
     return da.reduction(x, functools.partial(_lse_block, backend),
                         functools.partial(_lse_aggregate, backend, dtype),
                         combine=functools.partial(_lse_block, backend), axis=axis,
-                        keepdims=keepdims, dtype=dtype, name=name,
+                        keepdims=keepdims, dtype=dtype, name=fname,
                         meta=_meta(x.ndim - (not keepdims), dtype))
 
 
@@ -482,4 +485,5 @@ def maxout_backward(grad_output, x, pieces, axis, out, backend):
     block = functools.partial(_public_block, fname,
                               (("pieces", pieces), ("axis", axis), ("backend", backend)))
     return da.blockwise(block, index, g, index, x, index, dtype=dtype, align_arrays=False,
-                        meta=_meta(x.ndim, dtype), name=_name(fname, pieces, axis, backend, g, x))
+                        adjust_chunks={axis: x.chunks[axis]}, meta=_meta(x.ndim, dtype),
+                        name=_name(fname, pieces, axis, backend, g, x))
