@@ -168,11 +168,23 @@ def _prelu_weight_sums(others, g, x):
 
 def _lse_block(backend, x, axis, keepdims=True):
     """A block's logsumexp along ``axis`` (a 1-tuple, as dask.array.reduction passes it) in
-    float64, keeping the axis: the block's (max, sum of exp(x - max)) as max + log(sum)."""
+    float64, keeping the axis: the block's (max, sum of exp(x - max)) as max + log(sum),
+    rounded to float64 rather than to the block's dtype.  Other dtypes are converted a
+    slab of rows (1 MiB) at a time, not the whole block at once."""
     from fastact import _api
 
-    return _api.logsumexp(np.asarray(x, np.float64), axis=axis[0], keepdims=True,
-                          backend=backend)
+    axis = axis[0]
+    if x.dtype == np.float64:
+        return _api.logsumexp(x, axis=axis, keepdims=True, backend=backend)
+    rows = np.moveaxis(x, axis, -1)
+    shape = rows.shape
+    rows = rows.reshape(-1, shape[-1])  # a view for blocks along their last axis
+    found = np.empty(rows.shape[0])
+    step = max(1, (1 << 17) // max(1, shape[-1]))
+    for start in range(0, rows.shape[0], step):
+        found[start:start + step] = _api.logsumexp(rows[start:start + step].astype(np.float64),
+                                                   backend=backend)
+    return np.expand_dims(found.reshape(shape[:-1]), axis)
 
 
 def _lse_aggregate(backend, result_dtype, x, axis, keepdims):
@@ -184,22 +196,26 @@ def _lse_aggregate(backend, result_dtype, x, axis, keepdims):
 
 
 def _softmax_block(fname, op_name, axis, backend, compute, dtype, x, lse_block, lse):
-    """softmax: the block's own softmax times exp(its logsumexp - the row's) (float64
-    factor); log_softmax: x - the row's logsumexp in float64.  Rows whose logsumexp is
-    not finite (a NaN or +inf entry, or all -inf) are NaN, as the kernels give."""
+    """softmax: the block's own softmax times exp(its logsumexp - the row's) (a float64
+    factor per row, rounded once); log_softmax: x - the row's logsumexp in float64.  Rows
+    whose logsumexp is not finite (a NaN or +inf entry, or all -inf) are NaN, as the
+    kernels give."""
     from fastact import _api
 
     finite = np.isfinite(lse)
     if op_name == "log_softmax":
         with np.errstate(invalid="ignore"):
             y = np.subtract(x, lse, dtype=np.float64)
-    else:
-        with np.errstate(invalid="ignore"):
-            scale = np.exp(lse_block - lse)
-        own = _api.softmax(np.asarray(x, compute), axis=axis, backend=backend)
-        # a block whose row is all -inf has a NaN softmax of its own but weighs 0
-        y = np.where(scale == 0, 0.0, own * scale.astype(compute))
-    return np.where(finite, y, np.nan).astype(dtype)
+        return np.where(finite, y, np.nan).astype(dtype)
+    with np.errstate(invalid="ignore"):
+        scale = np.exp(lse_block - lse)
+    y = _api.softmax(np.asarray(x, compute), axis=axis, backend=backend)
+    y *= np.where(finite, scale, np.nan).astype(compute)
+    # rows all -inf in this block have a NaN softmax of their own but weigh 0
+    empty = (scale == 0) & finite
+    if empty.any():
+        np.copyto(y, 0, where=empty)
+    return y.astype(dtype, copy=False)
 
 
 def _row_sum_block(axis, g, y=None):
