@@ -168,6 +168,7 @@ def _docstring(op: Op, fname: str, backward: bool) -> str:
     if op.notes:
         lines.append(f"\nNotes\n-----\n    {op.notes}")
     lines.append("\nNaN in gives NaN out; ±inf give the mathematical limits (see the README).")
+    lines.append("A Dask array (xarray DataArray) gives a lazy Dask array (a DataArray).")
     return "\n".join(lines)
 
 

@@ -90,8 +90,9 @@ def _as_dask(arrays: tuple, like=None):
 
     like = like if like is not None else next(a for a in arrays
                                               if hasattr(type(a), "__dask_graph__"))
+    chunks = getattr(like, "chunks", "auto")
     return [a if isinstance(a, da.Array)
-            else da.from_array(np.asarray(a), chunks=like.chunks if np.shape(a) == like.shape
+            else da.from_array(np.asarray(a), chunks=chunks if np.shape(a) == like.shape
                                else "auto")
             for a in arrays]
 
@@ -393,7 +394,7 @@ def prelu(x, weight, axis, out, backend):
     x_, weights, axis = _prelu_weight(fname, x, weight, axis)
     dtype = v.result_dtype([x_] if type(weight) in (int, float) else [x_, weights])
     backend = _dispatch.resolve(backend)
-    x = _as_dask((x,), like=x)[0] if not wanted((x,)) else x
+    x = x if wanted((x,)) else _as_dask((x,), like=np.asarray(x))[0]
     block = functools.partial(_prelu_block, axis, backend, weight if axis is None else None)
     name = _name(fname, weights, axis, backend, x)
     if axis is None:  # one weight: an elementwise call on each block
@@ -453,7 +454,7 @@ def _maxout_checked(fname, x, pieces, axis):
     pieces = v.check_param(fname, params[0], pieces, x_)
     axis = v.check_param(fname, params[1], axis, x_)
     v.check_pieces_divide(fname, x_, pieces, axis)
-    x = x if wanted((x,)) else _as_dask((x,), like=x)[0]
+    x = x if wanted((x,)) else _as_dask((x,), like=np.asarray(x))[0]
     if any(c % pieces for c in x.chunks[axis]):
         x = x.rechunk({axis: _maxout_chunks(fname, x, pieces, axis)})
     return x_, x, pieces, axis

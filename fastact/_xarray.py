@@ -23,8 +23,10 @@ from fastact.catalogue import OPS_BY_NAME
 
 def _data_array(fname: str, a, name: str):
     """``a`` if it is a DataArray; TypeError for other xarray objects (Dataset...)."""
-    if type(a).__name__ != "DataArray":
-        raise TypeError(f"{fname}: {name} is an xarray.{type(a).__name__}; fastact takes "
+    if type(a).__name__ != "DataArray" or not type(a).__module__.startswith("xarray."):
+        kind = (f"an xarray.{type(a).__name__}" if type(a).__module__.startswith("xarray.")
+                else f"a {type(a).__module__}.{type(a).__name__}")
+        raise TypeError(f"{fname}: {name} is {kind}; with xarray arguments fastact takes "
                         f"DataArrays (for a Dataset: ds.map(fastact.{fname}))")
     return a
 

@@ -9,9 +9,9 @@ sum, so nothing but a number comes back:
 * GELU forward, and GELU backward (grad_output generated alike);
 * softmax along axis 1, an axis split into 4 chunks (the tree reduction).
 
-Each is timed as fastact writes it (``fastact.gelu(x)``) and as a user writes it today
-with NumPy operations inside dask.array (scipy.special.erf for GELU; exp, max, sum for
-softmax), on a LocalCluster (``--workers`` processes, 1 thread each,
+Each is timed as fastact writes it (``fastact.gelu(x)``) and, for the ops of
+``--baseline`` (default GELU forward and softmax), as a user writes it today with NumPy
+operations inside dask.array (scipy.special.erf for GELU; exp, max, sum for softmax), on a LocalCluster (``--workers`` processes, 1 thread each,
 FASTACT_NUM_THREADS=1) and on the threaded scheduler (as many threads as cores,
 fastact at 1 thread); and against single-process fastact on as many elements as fit
 (``--single-elements``, default 2^28: 2^30 float32 in and out would need 8 GiB).
@@ -56,6 +56,13 @@ def add_arguments(parser, results_default=None):
                         help="single-process fastact's size as a power of two (default 28)")
     parser.add_argument("--schedulers", default="cluster,threads",
                         help="cluster and/or threads (default both)")
+    parser.add_argument("--baseline", default="gelu,softmax",
+                        help="ops also timed as dask.array with NumPy: gelu, gelu_backward, "
+                             "softmax or all (default gelu,softmax)")
+    parser.add_argument("--baseline-elements", type=int, default=28,
+                        help="dask.array with NumPy runs on the first 2^N elements' rows "
+                             "(default 28: NumPy's GELU runs at a tenth of fastact's speed, "
+                             "and the default run stays under 2 minutes)")
     if results_default is not None:
         parser.add_argument("--json", metavar="FILE", default=results_default,
                             help=f"write the results as JSON (default {results_default})")
@@ -130,18 +137,23 @@ def _numpy_softmax(x, axis):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def computations(x, g):
-    """name -> {implementation: the lazy scalar}."""
+def computations(x, g, baseline=tuple(BYTES), baseline_rows=None):
+    """name -> {implementation: (the lazy scalar, elements)}; dask+NumPy for the ops in
+    ``baseline``,
+    on the first ``baseline_rows`` rows (default all)."""
     import fastact
 
-    return {
-        "gelu": {"fastact": fastact.gelu(x).sum(), "dask+numpy": _numpy_gelu(x).sum()},
-        "gelu_backward": {"fastact": fastact.gelu_backward(g, x).sum(),
-                          "dask+numpy": _numpy_gelu_backward(g, x).sum()},
-        "softmax": {"fastact": fastact.softmax(x, axis=1).sum(),
-                    "dask+numpy": _numpy_softmax(x, 1).sum()},
-        "floor": {"none": (x + g).sum()},
+    xb, gb = x[:baseline_rows], g[:baseline_rows]
+    works = {
+        "gelu": {"fastact": fastact.gelu(x), "dask+numpy": _numpy_gelu(xb)},
+        "gelu_backward": {"fastact": fastact.gelu_backward(g, x),
+                          "dask+numpy": _numpy_gelu_backward(gb, xb)},
+        "softmax": {"fastact": fastact.softmax(x, axis=1), "dask+numpy": _numpy_softmax(xb, 1)},
+        "floor": {"none": x + g},
     }
+    return {name: {impl: (lazy.sum(), lazy.size) for impl, lazy in impls.items()
+                   if impl != "dask+numpy" or name in baseline}
+            for name, impls in works.items()}
 
 
 # --- memory ------------------------------------------------------------------------
@@ -189,28 +201,30 @@ def _timed(compute, sample):
     return seconds, max(memory.peak.values(), default=idle), idle
 
 
-def _rows_for(scheduler, works, compute, sample, elements, chunk_bytes, progress):
+def _rows_for(scheduler, works, compute, sample, chunk_bytes, progress):
     rows = []
     for name, impls in works.items():
-        for impl, lazy in impls.items():
+        for impl, (lazy, elements) in impls.items():
             seconds, peak, idle = _timed(lambda: compute(lazy), sample)
             row = {"scheduler": scheduler, "op": name, "impl": impl, "seconds": seconds,
-                   "peak_mib": peak / 2 ** 20, "idle_mib": idle / 2 ** 20,
+                   "elements": elements, "peak_mib": peak / 2 ** 20, "idle_mib": idle / 2 ** 20,
                    "peak_chunks": (peak - idle) / chunk_bytes}
             if name in BYTES:
                 row["gbs"] = elements * BYTES[name] / seconds / 1e9
             rows.append(row)
             if progress:
-                print(f"  {scheduler:8} {name:14} {impl:11} {seconds:7.2f} s  "
-                      f"peak {peak / 2 ** 20:7.0f} MiB", flush=True)
+                print(f"  {scheduler:8} {name:14} {impl:11} {seconds:7.2f} s  2^"
+                      f"{math.log2(elements):.0f} elements, peak {peak / 2 ** 20:6.0f} MiB",
+                      flush=True)
     return rows
 
 
-def run_cluster(shape, chunks, workers, progress=True):
+
+def run_cluster(shape, chunks, workers, baseline, baseline_rows, progress=True):
     import dask
     import distributed
 
-    elements, chunk_bytes = math.prod(shape), math.prod(chunks) * 4
+    chunk_bytes = math.prod(chunks) * 4
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                   dashboard_address=None, silence_logs=40,
                                   env={"FASTACT_NUM_THREADS": "1"}) as cluster, \
@@ -223,16 +237,16 @@ def run_cluster(shape, chunks, workers, progress=True):
 
         x, g = _inputs(shape, chunks)
         _warm(compute)
-        return _rows_for("cluster", computations(x, g), compute, sample, elements,
-                         chunk_bytes, progress)
+        return _rows_for("cluster", computations(x, g, baseline, baseline_rows), compute,
+                         sample, chunk_bytes, progress)
 
 
-def run_threads(shape, chunks, progress=True):
+def run_threads(shape, chunks, baseline, baseline_rows, progress=True):
     import dask
 
     import fastact
 
-    elements, chunk_bytes = math.prod(shape), math.prod(chunks) * 4
+    chunk_bytes = math.prod(chunks) * 4
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
     def compute(lazy):
@@ -243,8 +257,8 @@ def run_threads(shape, chunks, progress=True):
     try:
         x, g = _inputs(shape, chunks)
         _warm(compute)
-        return _rows_for("threads", computations(x, g), compute, lambda: {"self": _rss()},
-                         elements, chunk_bytes, progress)
+        return _rows_for("threads", computations(x, g, baseline, baseline_rows), compute,
+                         lambda: {"self": _rss()}, chunk_bytes, progress)
     finally:
         fastact.set_num_threads(before)
 
@@ -252,7 +266,7 @@ def run_threads(shape, chunks, progress=True):
 def _warm(compute):
     """Load the kernels and libraries in every process before timing."""
     x, g = _inputs((64, 64), (32, 32))
-    compute([lazy for impls in computations(x, g).values() for lazy in impls.values()])
+    compute([lazy for impls in computations(x, g).values() for lazy, _ in impls.values()])
 
 
 def run_single(elements, columns, progress=True):
@@ -284,13 +298,14 @@ def run_single(elements, columns, progress=True):
 
 
 def format_table(rows, chunk_mib) -> str:
-    lines = ["| scheduler | op | implementation | seconds | GB/s | peak worker MiB "
-             f"| above idle, in {chunk_mib:g} MiB chunks |", "|---|---|---|---|---|---|---|"]
+    lines = ["| scheduler | op | implementation | elements | seconds | GB/s | peak worker MiB "
+             f"| above idle, in {chunk_mib:g} MiB chunks |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         gbs = f"{r['gbs']:.2f}" if "gbs" in r else "–"
         peak = f"{r['peak_mib']:.0f}" if "peak_mib" in r else "–"
         chunks = f"{r['peak_chunks']:.1f}" if "peak_chunks" in r else "–"
-        lines.append(f"| {r['scheduler']} | {r['op']} | {r['impl']} | {r['seconds']:.2f} "
+        lines.append(f"| {r['scheduler']} | {r['op']} | {r['impl']} | 2^{r['elements_log2']:g} "
+                     f"| {r['seconds']:.2f} "
                      f"| {gbs} | {peak} | {chunks} |")
     return "\n".join(lines)
 
@@ -299,17 +314,27 @@ def run(args) -> int:
     import fastact
     from fastact import _dispatch
 
-    if not 10 <= args.elements <= 34 or not 6 <= args.single_elements <= 30:
-        print("fastact bench --dask: --elements is a power of two from 10 to 34, "
-              "--single-elements from 6 to 30", file=sys.stderr)
+    if (not 10 <= args.elements <= 34 or not 6 <= args.single_elements <= 30
+            or not 6 <= args.baseline_elements <= 34):
+        print("fastact bench --dask: --elements and --baseline-elements are powers of two "
+              "from 10 to 34, --single-elements from 6 to 30", file=sys.stderr)
         return 2
     schedulers = [s.strip() for s in args.schedulers.split(",") if s.strip()]
     if not set(schedulers) <= {"cluster", "threads"} or args.workers < 1:
         print(f"fastact bench --dask: --schedulers takes cluster and/or threads, "
               f"--workers at least 1", file=sys.stderr)
         return 2
+    baseline = tuple(BYTES) if args.baseline == "all" else tuple(
+        b.strip() for b in args.baseline.split(",") if b.strip())
+    if not set(baseline) <= set(BYTES):
+        print(f"fastact bench --dask: --baseline takes {', '.join(BYTES)} or all, got "
+              f"{args.baseline!r}", file=sys.stderr)
+        return 2
     elements = 2 ** args.elements
     shape, chunks = layout(elements, args.chunk_mib)
+    # whole row chunks, at least one
+    baseline_rows = max(chunks[0], min(shape[0], 2 ** args.baseline_elements // shape[1])
+                        // chunks[0] * chunks[0])
     chunk_mib = math.prod(chunks) * 4 / 2 ** 20
     print(f"fastact bench --dask: float32 {shape} = 2^{args.elements} elements "
           f"({elements * 4 / 2 ** 30:g} GiB), chunks {chunks} ({chunk_mib:g} MiB); "
@@ -317,10 +342,12 @@ def run(args) -> int:
     started = time.perf_counter()
     rows = []
     if "cluster" in schedulers:
-        rows += run_cluster(shape, chunks, args.workers)
+        rows += run_cluster(shape, chunks, args.workers, baseline, baseline_rows)
     if "threads" in schedulers:
-        rows += run_threads(shape, chunks)
+        rows += run_threads(shape, chunks, baseline, baseline_rows)
     rows += run_single(min(elements, 2 ** args.single_elements), shape[1])
+    for row in rows:
+        row["elements_log2"] = round(math.log2(row["elements"]), 2)
     total = time.perf_counter() - started
     print(format_table(rows, chunk_mib))
     print(f"cluster: {args.workers} worker processes x 1 thread, FASTACT_NUM_THREADS=1; "
@@ -334,7 +361,7 @@ def run(args) -> int:
                    "dask": dask.__version__, "distributed": distributed.__version__,
                    "python": platform.python_version(), "backend": _dispatch.resolve()}
         config = {"shape": shape, "chunks": chunks, "chunk_mib": chunk_mib,
-                  "elements": elements, "workers": args.workers, "seconds_total": total}
+                  "baseline": baseline, "elements": elements, "workers": args.workers, "seconds_total": total}
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "config": config, "rows": rows}, f, indent=1)
         print(f"wrote {args.json}")

@@ -172,6 +172,24 @@ def test_mixed_dask_and_numpy_arguments(backend):
         _same(got.compute(), expected)
 
 
+def test_mixed_arguments_of_the_hand_written_ops():
+    """A Dask grad_output with NumPy x (and the reverse) for maxout, prelu, logsumexp."""
+    xn = _values((4, 6), np.float64)
+    gn = _values((4, 6), np.float64, seed=2)
+    g3 = _values((4, 3), np.float64, seed=3)
+    _same(fastact.maxout_backward(da.from_array(g3, chunks=2), xn, 2).compute(),
+          fastact.maxout_backward(g3, xn, 2))
+    _same(fastact.maxout_backward(g3, da.from_array(xn, chunks=(2, 3)), 2).compute(),
+          fastact.maxout_backward(g3, xn, 2))
+    w = np.array([0.1, -0.2, 0.3, 0.0, 0.5, 1.0])
+    got = fastact.prelu_backward(da.from_array(gn, chunks=3), xn, w, axis=1)
+    _same(got[0].compute(), fastact.prelu_backward(gn, xn, w, axis=1)[0])
+    yn = fastact.logsumexp(xn, axis=0)
+    _same(fastact.logsumexp_backward(da.from_array(np.ones(6), chunks=4), xn, yn,
+                                     axis=0).compute(),
+          fastact.logsumexp_backward(np.ones(6), xn, yn, axis=0))
+
+
 @pytest.mark.parametrize("dtype,result", [(np.float16, np.float16), (np.int32, np.float64),
                                           (np.bool_, np.float64)])
 def test_dtypes_follow_the_numpy_call(dtype, result):

@@ -125,7 +125,7 @@ def test_errors_name_the_dimension():
         fastact.softmax(x, axis="label")
     with pytest.raises(np.exceptions.AxisError):
         fastact.softmax(x, axis=3)
-    with pytest.raises(TypeError, match="xarray.Dataset; fastact takes DataArrays"):
+    with pytest.raises(TypeError, match="is an xarray.Dataset; with xarray arguments fastact takes DataArrays"):
         fastact.softmax(x.to_dataset())
     with pytest.raises(TypeError, match="out= is not supported for xarray"):
         fastact.relu(x, out=np.empty(x.shape, np.float32))
