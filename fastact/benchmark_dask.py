@@ -54,6 +54,9 @@ def add_arguments(parser, results_default=None):
                         help="LocalCluster worker processes, 1 thread each (default 2)")
     parser.add_argument("--single-elements", type=int, default=28,
                         help="single-process fastact's size as a power of two (default 28)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="time each computation this many times, keep the fastest "
+                             "(default 1; a shared machine's noise wants more)")
     parser.add_argument("--schedulers", default="cluster,threads",
                         help="cluster and/or threads (default both)")
     parser.add_argument("--baseline", default="gelu,softmax",
@@ -191,21 +194,23 @@ def _rss() -> int:
     return psutil.Process().memory_info().rss
 
 
-def _timed(compute, sample):
-    """(seconds, peak rss of any process in bytes, idle rss before)."""
+def _timed(compute, sample, repeat=1):
+    """(fastest seconds of ``repeat``, peak rss of any process in bytes, idle rss before)."""
     idle = max(sample().values())
+    times = []
     with PeakMemory(sample) as memory:
-        started = time.perf_counter()
-        compute()
-        seconds = time.perf_counter() - started
-    return seconds, max(memory.peak.values(), default=idle), idle
+        for _ in range(repeat):
+            started = time.perf_counter()
+            compute()
+            times.append(time.perf_counter() - started)
+    return min(times), max(memory.peak.values(), default=idle), idle
 
 
-def _rows_for(scheduler, works, compute, sample, chunk_bytes, progress):
+def _rows_for(scheduler, works, compute, sample, chunk_bytes, progress, repeat=1):
     rows = []
     for name, impls in works.items():
         for impl, (lazy, elements) in impls.items():
-            seconds, peak, idle = _timed(lambda: compute(lazy), sample)
+            seconds, peak, idle = _timed(lambda: compute(lazy), sample, repeat)
             row = {"scheduler": scheduler, "op": name, "impl": impl, "seconds": seconds,
                    "elements": elements, "peak_mib": peak / 2 ** 20, "idle_mib": idle / 2 ** 20,
                    "peak_chunks": (peak - idle) / chunk_bytes}
@@ -220,7 +225,7 @@ def _rows_for(scheduler, works, compute, sample, chunk_bytes, progress):
 
 
 
-def run_cluster(shape, chunks, workers, baseline, baseline_rows, progress=True):
+def run_cluster(shape, chunks, workers, baseline, baseline_rows, repeat=1, progress=True):
     import dask
     import distributed
 
@@ -238,10 +243,10 @@ def run_cluster(shape, chunks, workers, baseline, baseline_rows, progress=True):
         x, g = _inputs(shape, chunks)
         _warm(compute)
         return _rows_for("cluster", computations(x, g, baseline, baseline_rows), compute,
-                         sample, chunk_bytes, progress)
+                         sample, chunk_bytes, progress, repeat)
 
 
-def run_threads(shape, chunks, baseline, baseline_rows, progress=True):
+def run_threads(shape, chunks, baseline, baseline_rows, repeat=1, progress=True):
     import dask
 
     import fastact
@@ -258,7 +263,7 @@ def run_threads(shape, chunks, baseline, baseline_rows, progress=True):
         x, g = _inputs(shape, chunks)
         _warm(compute)
         return _rows_for("threads", computations(x, g, baseline, baseline_rows), compute,
-                         lambda: {"self": _rss()}, chunk_bytes, progress)
+                         lambda: {"self": _rss()}, chunk_bytes, progress, repeat)
     finally:
         fastact.set_num_threads(before)
 
@@ -269,7 +274,7 @@ def _warm(compute):
     compute([lazy for impls in computations(x, g).values() for lazy, _ in impls.values()])
 
 
-def run_single(elements, columns, progress=True):
+def run_single(elements, columns, repeat=1, progress=True):
     """Single-process fastact on ``elements`` (at all cores), rows of ``columns``."""
     import fastact
 
@@ -282,9 +287,11 @@ def run_single(elements, columns, progress=True):
     rows = []
     for name, fn in cases.items():
         fn()  # warm
-        started = time.perf_counter()
-        fn()
-        seconds = time.perf_counter() - started
+        seconds = math.inf
+        for _ in range(repeat):
+            started = time.perf_counter()
+            fn()
+            seconds = min(seconds, time.perf_counter() - started)
         n = x.size
         rows.append({"scheduler": "single-process", "op": name, "impl": "fastact",
                      "seconds": seconds, "elements": n, "gbs": n * BYTES[name] / seconds / 1e9,
@@ -320,9 +327,9 @@ def run(args) -> int:
               "from 10 to 34, --single-elements from 6 to 30", file=sys.stderr)
         return 2
     schedulers = [s.strip() for s in args.schedulers.split(",") if s.strip()]
-    if not set(schedulers) <= {"cluster", "threads"} or args.workers < 1:
-        print(f"fastact bench --dask: --schedulers takes cluster and/or threads, "
-              f"--workers at least 1", file=sys.stderr)
+    if not set(schedulers) <= {"cluster", "threads"} or args.workers < 1 or args.repeat < 1:
+        print("fastact bench --dask: --schedulers takes cluster and/or threads, "
+              "--workers and --repeat at least 1", file=sys.stderr)
         return 2
     baseline = tuple(BYTES) if args.baseline == "all" else tuple(
         b.strip() for b in args.baseline.split(",") if b.strip())
@@ -339,13 +346,13 @@ def run(args) -> int:
     print(f"fastact bench --dask: float32 {shape} = 2^{args.elements} elements "
           f"({elements * 4 / 2 ** 30:g} GiB), chunks {chunks} ({chunk_mib:g} MiB); "
           f"CPU {cpu_name()}", flush=True)
-    started = time.perf_counter()
+    started, load = time.perf_counter(), os.getloadavg()
     rows = []
     if "cluster" in schedulers:
-        rows += run_cluster(shape, chunks, args.workers, baseline, baseline_rows)
+        rows += run_cluster(shape, chunks, args.workers, baseline, baseline_rows, args.repeat)
     if "threads" in schedulers:
-        rows += run_threads(shape, chunks, baseline, baseline_rows)
-    rows += run_single(min(elements, 2 ** args.single_elements), shape[1])
+        rows += run_threads(shape, chunks, baseline, baseline_rows, args.repeat)
+    rows += run_single(min(elements, 2 ** args.single_elements), shape[1], args.repeat)
     for row in rows:
         row["elements_log2"] = round(math.log2(row["elements"]), 2)
     total = time.perf_counter() - started
@@ -359,9 +366,12 @@ def run(args) -> int:
         machine = {"cpu": cpu_name(), "cores": len(os.sched_getaffinity(0)),
                    "fastact": fastact.__version__, "numpy": np.__version__,
                    "dask": dask.__version__, "distributed": distributed.__version__,
-                   "python": platform.python_version(), "backend": _dispatch.resolve()}
+                   "python": platform.python_version(), "backend": _dispatch.resolve(),
+                   # other work on the machine: the 1-minute load average before and after
+                   "load_average": [load[0], os.getloadavg()[0]]}
         config = {"shape": shape, "chunks": chunks, "chunk_mib": chunk_mib,
-                  "baseline": baseline, "elements": elements, "workers": args.workers, "seconds_total": total}
+                  "baseline": baseline, "baseline_rows": baseline_rows, "elements": elements,
+                  "workers": args.workers, "repeat": args.repeat, "seconds_total": total}
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "config": config, "rows": rows}, f, indent=1)
         print(f"wrote {args.json}")
