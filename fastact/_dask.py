@@ -10,10 +10,14 @@ is recognised by its type's ``__dask_graph__`` (NumPy's protocols' way), not by
 
 How each kind of op becomes a graph:
 
-* elementwise ops and prelu: ``dask.array.elemwise`` (the machinery of Dask's ufunc
-  protocol) with a block function that runs the same code as the NumPy call on each
-  block, so the values are bit-for-bit the NumPy call's.  prelu's weight broadcasts
-  along the channel axis as a Dask array chunked like x there.
+* elementwise ops and prelu: ``dask.array.elemwise`` (what Dask's ``__array_ufunc__``
+  calls) with a block function that runs the NumPy call's code on each block, so the
+  values are the NumPy call's bits, but for kernels whose value depends on an
+  element's position: Cython's gelu, gelu_backward and mish_backward and Numba's
+  float64 gelu round the scalar tail of a loop differently from its vector body (within
+  the bound; tests/test_dask.py), and a block's tail holds other elements than the
+  whole array's.  prelu's weight broadcasts along the channel axis as a Dask array
+  chunked like x there.
 * the softmax family and logsumexp along an axis that is one chunk: the gufunc
   blockwise.  Along a chunked axis a tree reduction: each block contributes its
   logsumexp (its (max, sum of exp(x - max)) pair, as the float64 number
@@ -445,7 +449,7 @@ def prelu_backward(grad_output, x, weight, axis, out, backend):
     return grad_input, grad_weight
 
 
-def _maxout_chunks(fname, x, pieces, axis):
+def _maxout_chunks(x, pieces, axis):
     """x's chunks along ``axis`` moved to the nearest multiples of ``pieces``."""
     bounds = np.cumsum(x.chunks[axis])
     ends = sorted({max(pieces, int(round(b / pieces)) * pieces) for b in bounds})
@@ -460,7 +464,7 @@ def _maxout_checked(fname, x, pieces, axis):
     v.check_pieces_divide(fname, x_, pieces, axis)
     x = x if wanted((x,)) else _as_dask((x,), like=np.asarray(x))[0]
     if any(c % pieces for c in x.chunks[axis]):
-        x = x.rechunk({axis: _maxout_chunks(fname, x, pieces, axis)})
+        x = x.rechunk({axis: _maxout_chunks(x, pieces, axis)})
     return x_, x, pieces, axis
 
 

@@ -64,6 +64,13 @@ def _no_out(fname: str, out):
                         f"a new DataArray")
 
 
+def _x_and_dim(fname: str, x, axis, param, out):
+    """x checked to be a DataArray, and the name of its dimension ``axis``."""
+    _no_out(fname, out)
+    x = _data_array(fname, x, "x")
+    return x, _dim(fname, x, axis, param)
+
+
 def _apply(fn, arrays, template, dim=None, core=None, resized=False):
     """xarray.apply_ufunc of ``fn`` over ``arrays`` (core dimension ``dim`` moved last
     and given to ``fn`` as axis -1), the result in the template's dimension order."""
@@ -106,10 +113,8 @@ def logsumexp(x, axis, keepdims, out, backend):
     """logsumexp over a dimension: the dimension is dropped (kept with length 1 and no
     coordinate for keepdims=True)."""
     fname = "logsumexp"
-    _no_out(fname, out)
-    x = _data_array(fname, x, "x")
     params = OPS_BY_NAME["logsumexp"].params
-    dim = _dim(fname, x, axis, params[0])
+    x, dim = _x_and_dim(fname, x, axis, params[0], out)
     keepdims = v.check_param(fname, params[1], keepdims, x)
     block = functools.partial(_dask._public_block, fname, (
         ("axis", -1), ("keepdims", keepdims), ("backend", _dispatch.resolve(backend))))
@@ -125,10 +130,8 @@ def logsumexp_backward(grad_output, x, y, axis, keepdims, out, backend):
     """logsumexp's backward over a dimension of x; grad_output and y lack it (or have it
     with length 1 for keepdims=True)."""
     fname = "logsumexp_backward"
-    _no_out(fname, out)
-    x = _data_array(fname, x, "x")
     params = OPS_BY_NAME["logsumexp"].params
-    dim = _dim(fname, x, axis, params[0])
+    x, dim = _x_and_dim(fname, x, axis, params[0], out)
     keepdims = v.check_param(fname, params[1], keepdims, x)
     reduced = [d for d in x.dims if keepdims or d != dim]
     g, y = _as_data_arrays((grad_output, y), reduced)
@@ -184,9 +187,7 @@ def prelu_backward(grad_output, x, weight, axis, out, backend):
 def maxout(x, pieces, axis, out, backend):
     """maxout over a dimension, whose length is divided by pieces (its coordinate dropped)."""
     fname = "maxout"
-    _no_out(fname, out)
-    x = _data_array(fname, x, "x")
-    dim = _dim(fname, x, axis, OPS_BY_NAME["maxout"].params[1])
+    x, dim = _x_and_dim(fname, x, axis, OPS_BY_NAME["maxout"].params[1], out)
     block = functools.partial(_dask._public_block, fname, (
         ("pieces", pieces), ("axis", -1), ("backend", _dispatch.resolve(backend))))
     return _apply(block, [x], x, dim, resized=True)
@@ -195,9 +196,7 @@ def maxout(x, pieces, axis, out, backend):
 def maxout_backward(grad_output, x, pieces, axis, out, backend):
     """maxout's backward over a dimension of x; the result has x's dims and coords."""
     fname = "maxout_backward"
-    _no_out(fname, out)
-    x = _data_array(fname, x, "x")
-    dim = _dim(fname, x, axis, OPS_BY_NAME["maxout"].params[1])
+    x, dim = _x_and_dim(fname, x, axis, OPS_BY_NAME["maxout"].params[1], out)
     (g,) = _as_data_arrays((grad_output,), x.dims)
     block = functools.partial(_dask._public_block, fname, (
         ("pieces", pieces), ("axis", -1), ("backend", _dispatch.resolve(backend))))
