@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from fastact import _dispatch, reference
+from fastact import _dask, _dispatch, reference
 from fastact import _validate as v
 from fastact.catalogue import OPS_BY_NAME, REQUIRED, Op
 
@@ -67,6 +67,8 @@ def _elementwise(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, p
         result = _loop_call(compiled.ufunc(kernel, x.size), arrays, params, -1)
         if result is not None:
             return result
+    if _dask.wanted(arrays):  # Dask arrays and xarray objects: a lazy graph (fastact._dask)
+        return _dask.elementwise(fname, op, kernel, names, arrays, params, out, backend)
     checked = [v.as_float_array(a, fname, name) for name, a in zip(names, arrays)]
     if len(checked) == 2:
         v.check_same_shape(fname, checked[0], names[1], checked[1])
@@ -125,6 +127,8 @@ def _rows(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, axis, ou
         result = _loop_call(compiled.ufunc(kernel, x.size), arrays, (), -1)
         if result is not None:
             return result
+    if _dask.wanted(arrays):
+        return _dask.rows(fname, op, kernel, names, arrays, axis, out, backend)
     checked = [v.as_float_array(a, fname, name) for name, a in zip(names, arrays)]
     axis = v.check_param(fname, op.params[0], axis, checked[-1])
     if len(checked) == 2:
@@ -174,6 +178,7 @@ def _docstring(op: Op, fname: str, backward: bool) -> str:
     if op.notes:
         lines.append(f"\nNotes\n-----\n    {op.notes}")
     lines.append("\nNaN in gives NaN out; ±inf give the mathematical limits (see the README).")
+    lines.append("A Dask array (xarray DataArray) gives a lazy Dask array (a DataArray).")
     return "\n".join(lines)
 
 
@@ -263,6 +268,8 @@ def prelu(x, weight, axis=1, *, out=None, backend=None):
         result = _direct(_dispatch.module(backend), "leaky_relu", (x,), (weight,))
         if result is not None:
             return result
+    if _dask.wanted((x, weight)):
+        return _dask.prelu(x, weight, axis, out, backend)
     x, weights, axis, operand = _prelu_weight("prelu", x, weight, axis)
     dtype = v.result_dtype([x] if type(weight) in (int, float) else [x, weights])
     return _run("prelu", _PRELU, "leaky_relu", [x, operand], [], dtype, x.shape, out,
@@ -273,6 +280,8 @@ def prelu(x, weight, axis=1, *, out=None, backend=None):
 @_documented("prelu")
 def prelu_backward(grad_output, x, weight, axis=1, *, out=None, backend=None):
     """(grad_input, grad_weight); see fastact.prelu."""
+    if _dask.wanted((grad_output, x, weight)):
+        return _dask.prelu_backward(grad_output, x, weight, axis, out, backend)
     fname = "prelu_backward"
     x, weights, axis, _ = _prelu_weight(fname, x, weight, axis)
     g = v.as_float_array(grad_output, fname, "grad_output")
@@ -487,6 +496,8 @@ def logsumexp(x, axis=-1, keepdims=False, *, out=None, backend=None):
         result = _direct(_dispatch.module(backend), "logsumexp", (x,))
         if result is not None:
             return result
+    if _dask.wanted((x,)):
+        return _dask.logsumexp(x, axis, keepdims, out, backend)
     fname = "logsumexp"
     x = v.as_float_array(x, fname, "x")
     axis, keepdims = _checked_params(fname, _LOGSUMEXP, (axis, keepdims), x)
@@ -502,6 +513,8 @@ def logsumexp_backward(grad_output, x, y, axis=-1, keepdims=False, *, out=None, 
         result = _direct(_dispatch.module(backend), "logsumexp_backward", (grad_output, x, y))
         if result is not None:
             return result
+    if _dask.wanted((grad_output, x, y)):
+        return _dask.logsumexp_backward(grad_output, x, y, axis, keepdims, out, backend)
     fname = "logsumexp_backward"
     g, x, y = (v.as_float_array(a, fname, name)
                for name, a in (("grad_output", grad_output), ("x", x), ("y", y)))
@@ -538,6 +551,8 @@ def maxout(x, pieces, axis=-1, *, out=None, backend=None):
         result = _direct(_dispatch.module(backend), "maxout", (x,), (), x.shape[-1] // pieces)
         if result is not None:
             return result
+    if _dask.wanted((x,)):
+        return _dask.maxout(x, pieces, axis, out, backend)
     x, pieces, axis, shape = _maxout_args("maxout", x, pieces, axis)
     # The gufunc (n)->(m) takes pieces = n/m from the output's core length.
     return _run("maxout", _MAXOUT, "maxout", [x], [], v.result_dtype([x]), shape, out,
@@ -552,6 +567,8 @@ def maxout_backward(grad_output, x, pieces, axis=-1, *, out=None, backend=None):
         result = _direct(_dispatch.module(backend), "maxout_backward", (grad_output, x))
         if result is not None:
             return result
+    if _dask.wanted((grad_output, x)):
+        return _dask.maxout_backward(grad_output, x, pieces, axis, out, backend)
     fname = "maxout_backward"
     x, pieces, axis, shape = _maxout_args(fname, x, pieces, axis)
     g = v.as_float_array(grad_output, fname, "grad_output")

@@ -13,6 +13,7 @@ peers installed (pip install torch==2.13.0; pip install jax jaxlib).
     fastact bench                                      # the default set, ~10 s
     fastact bench --ops gelu,softmax --dtype float64 --sizes 16,22 --threads 2
     fastact bench --ops all --backward --json run.json --plot run.png
+    fastact bench --dask                               # Dask arrays of 4 GiB: see benchmark_dask
 """
 
 from __future__ import annotations
@@ -499,6 +500,12 @@ def add_arguments(parser):
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per case")
     parser.add_argument("--json", metavar="FILE", help="write the raw figures as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="draw throughput against size")
+    parser.add_argument("--dask", action="store_true",
+                        help="instead: GELU and softmax on Dask arrays of 2^30 elements, on a "
+                             "LocalCluster and the threaded scheduler (fastact.benchmark_dask)")
+    from fastact import benchmark_dask
+
+    benchmark_dask.add_arguments(parser.add_argument_group("with --dask"))
 
 
 def _options(args):
@@ -541,6 +548,10 @@ def _options(args):
 def run(args) -> int:
     import fastact
 
+    if args.dask:
+        from fastact import benchmark_dask
+
+        return benchmark_dask.run(args)
     try:
         case_list, dtypes, sizes, backends, peers, missing = _options(args)
     except ValueError as error:

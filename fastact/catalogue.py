@@ -309,6 +309,8 @@ OPS: tuple[Op, ...] = (
         "Maximum over contiguous groups of ``pieces`` entries along an axis.",
         "axis of length C*pieces split into C groups of pieces; each output is its group's max",
         "grad_output goes to the first maximal element of each group",
+        notes="On a Dask array whose chunks along ``axis`` are not multiples of pieces, "
+              "that axis is first rechunked to the nearest multiples (blockwise otherwise).",
         test_params=({"pieces": 2}, {"pieces": 4}),
         layer="Maxout",
     ),

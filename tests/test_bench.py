@@ -174,3 +174,32 @@ def test_bench_plot_title_names_only_the_peers_measured(tmp_path, monkeypatch):
                    ["torch"], tmp_path / "b.png")
     assert titles[0].startswith("fastact: ") and "vs" not in titles[0]
     assert titles[1].startswith("fastact vs torch: ")
+
+
+def test_bench_dask_runs_on_the_threaded_scheduler(tmp_path, capsys):
+    """`fastact bench --dask` at a tiny size: the table, the JSON with the CPU's name and a
+    peak memory for every Dask row."""
+    pytest.importorskip("dask.array")
+    pytest.importorskip("distributed")
+    pytest.importorskip("scipy")
+    out = tmp_path / "dask.json"
+    assert cli.main(["bench", "--dask", "--elements", "14", "--chunk-mib", "0.01",
+                     "--single-elements", "12", "--schedulers", "threads", "--baseline", "all",
+                     "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| threads | softmax | fastact |" in table and "| threads | gelu | dask+numpy |" in table
+    data = json.loads(out.read_text())
+    assert data["machine"]["cpu"]
+    dask_rows = [r for r in data["rows"] if r["scheduler"] == "threads"]
+    assert {(r["op"], r["impl"]) for r in dask_rows} >= {
+        ("gelu", "fastact"), ("gelu_backward", "dask+numpy"), ("softmax", "fastact")}
+    assert all(r["peak_mib"] > 0 and r["seconds"] > 0 for r in dask_rows)
+    assert {r["op"] for r in data["rows"] if r["scheduler"] == "single-process"} == {
+        "gelu", "gelu_backward", "softmax"}
+
+
+def test_bench_dask_refuses_bad_options(capsys):
+    assert cli.main(["bench", "--dask", "--schedulers", "mpi"]) == 2
+    assert "--schedulers takes cluster and/or threads" in capsys.readouterr().err
+    assert cli.main(["bench", "--dask", "--baseline", "relu"]) == 2
+    assert "--baseline takes" in capsys.readouterr().err
