@@ -19,7 +19,7 @@ import fastact
 from accuracy import check_backward, check_forward, saved_arrays
 from corpus import values
 from fastact import reference
-from fastact.catalogue import OPS
+from fastact.catalogue import OPS, OPS_BY_NAME
 
 BACKENDS = fastact.backends()
 ROW_KINDS = ("rows", "reduce", "maxout")
@@ -233,3 +233,32 @@ def test_out_overlapping_every_argument_by_one_element(backend, shift, op):
             got = got[0] if isinstance(got, tuple) else got
             assert got is out
             np.testing.assert_array_equal(out, result, err_msg=f"{direction} argument {k}")
+
+
+# --- found by the fuzzed API ----------------------------------------------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mish_backward_where_its_two_terms_cancel(backend, dtype):
+    """mish'(x) = t + x sigmoid(x)(1 - t^2) cancels for x < 0 (0.10 - 0.21 at x = -2.25):
+    the fast backends were 9.4 (float32) and 12.6 (float64) ulp off the reference (itself
+    up to 4.3 ulp off mpmath there, now 3.8); all three now put the terms over their common
+    denominator, e^x w/den^2, where they do not cancel."""
+    op = OPS_BY_NAME["mish"]
+    x = np.linspace(-4, -0.5, 40001).astype(dtype)
+    g = np.ones_like(x)
+    got = fastact.mish_backward(g, x, backend=backend)
+    check_backward(op, {}, g, [x], got, f"{backend}:mish_backward")
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint16"])
+def test_reference_backward_with_small_integer_grad_computes_in_float64(dtype):
+    """A bool or small-integer array with a float16 (or float32) one gives float64 (fastact's
+    rule): the 'numpy' backend rounded its values to NumPy's float16 result type first."""
+    x = np.linspace(-3, 3, 13).astype(np.float16)
+    g = np.ones(13, dtype)
+    want = fastact.gelu_backward(g.astype(np.float64), x.astype(np.float64), backend="numpy")
+    for backend in BACKENDS:
+        got = fastact.gelu_backward(g, x, backend=backend)
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got, want, rtol=1e-15, err_msg=backend)
