@@ -9,7 +9,9 @@ and out= arrays that overlap the inputs.
 from __future__ import annotations
 
 import mmap
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,6 +117,33 @@ def test_byte_offsets_beyond_2_to_the_31(sparse_memory, backend, dtype, backward
         np.testing.assert_array_equal(out, result)
         for view, a in zip(views, args):
             np.testing.assert_array_equal(view, a)  # the inputs are left alone
+
+
+# --- more than 2^31 elements: bench/stress_huge.py ----------------------------------
+
+STRESS = Path(__file__).resolve().parent.parent / "bench" / "stress_huge.py"
+
+
+def _stress(*args, timeout):
+    result = subprocess.run([sys.executable, str(STRESS), *args], capture_output=True,
+                            text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_the_huge_array_stress_script_at_a_small_size():
+    """The stress script's own checks, on 300007 elements and rows of 100003 (its index
+    arithmetic beyond 2^31 is the sparse-memory test's above)."""
+    out = _stress("--elements", "300007", "--row", "100003", timeout=600)
+    assert out.rstrip().endswith("runs within 4.0 ulp")
+
+
+@pytest.mark.slow
+def test_more_than_2_to_the_31_elements():
+    """2^31 + 7 float32 elements (8 GiB) in place through relu, gelu and sigmoid, and
+    softmax and logsumexp of (2, 2^30 + 3), on one thread and two, every compiled backend.
+    Needs ~10 GiB of free memory and a few minutes."""
+    print(_stress(timeout=3 * 3600))
 
 
 # --- float16, bool, integers, Python scalars and lists --------------------------------
