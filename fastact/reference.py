@@ -60,11 +60,11 @@ def _float64_math(n_arrays):
             dtype = np.result_type(*[a.dtype if a.dtype.kind == "f" else np.float64
                                      for a in arrays])
             args = [a.astype(np.float64, copy=False) for a in arrays] + list(args[n_arrays:])
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"):  # also the cast: beyond float16's range is inf
                 result = fn(*args, **kwargs)
-            if isinstance(result, tuple):
-                return tuple(np.asarray(r).astype(dtype, copy=False) for r in result)
-            return np.asarray(result).astype(dtype, copy=False)
+                if isinstance(result, tuple):
+                    return tuple(np.asarray(r).astype(dtype, copy=False) for r in result)
+                return np.asarray(result).astype(dtype, copy=False)
 
         return wrapper
 

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -334,6 +335,7 @@ def _reference_shape(call, y):
     return np.shape(result), np.asarray(result).dtype
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # backends warn alike: not at all
 @given(call=calls())
 def test_fuzzed_calls_agree_with_the_reference_on_every_backend(call):
     y = _forward_shape_and_dtype(call) if call.backward else None

@@ -291,3 +291,22 @@ def test_reference_backward_with_small_integer_grad_computes_in_float64(dtype):
         got = fastact.gelu_backward(g, x, backend=backend)
         assert got.dtype == np.float64
         np.testing.assert_allclose(got, want, rtol=1e-15, err_msg=backend)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float16_results_beyond_its_range_are_inf_without_a_warning(backend):
+    """A float16 result beyond 65504 is ±inf, as a float32 one beyond its range is, silently
+    on every backend: the 'numpy' and 'numba' backends' casts from float32 warned
+    (RuntimeWarning: overflow, an error under -W error) where Cython's float16 loop did not."""
+    x = np.array([-10.0, 1.0], np.float16)
+    g = np.ones(2, np.float16)
+    np.testing.assert_array_equal(fastact.celu(x, -0.5, backend=backend), [-np.inf, 1.0])
+    np.testing.assert_array_equal(fastact.celu_backward(g, x, -0.5, backend=backend), [np.inf, 1.0])
+    np.testing.assert_array_equal(fastact.celu_backward(g, x.astype(">f2"), -0.5, backend=backend),
+                                  [np.inf, 1.0])
+    grad_input, grad_weight = fastact.prelu_backward(np.full(2, 6e4, np.float16),
+                                                     -np.ones(2, np.float16), np.float16(4),
+                                                     backend=backend)
+    np.testing.assert_array_equal(grad_input, [np.inf, np.inf])
+    assert grad_weight == -np.inf
