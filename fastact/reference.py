@@ -324,6 +324,16 @@ def gelu_backward(grad_output, x, approximate="none"):
 
 # --- row ops -----------------------------------------------------------------
 
+def _sum(a, axis):
+    """Sum along ``axis`` (kept, length 1), pairwise whatever the layout.
+
+    NumPy sums pairwise only along a contiguous axis; along a strided one (softmax down
+    the columns of a C-ordered array) it adds term after term, and logsumexp of a column
+    of 65541 float64 entries was 316 ulp off (the compiled backends: 1 ulp).
+    """
+    return np.expand_dims(np.sum(np.ascontiguousarray(np.moveaxis(a, axis, -1)), axis=-1), axis)
+
+
 def _shifted(x, axis):
     """x - max(x) along axis; a NaN or +inf row becomes all NaN, as it should."""
     return x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
@@ -342,19 +352,19 @@ def _log_sum_exp_shifted(shifted, axis):
         np.put_along_axis(e, first_max, 0.0, axis=axis)
         # argmax picks a NaN (from NaN or +inf in the row) first: keep the row NaN
         nan_row = np.isnan(np.take_along_axis(shifted, first_max, axis=axis))
-        return np.where(nan_row, np.nan, np.log1p(np.sum(e, axis=axis, keepdims=True)))
-    return np.log(np.sum(e, axis=axis, keepdims=True))
+        return np.where(nan_row, np.nan, np.log1p(_sum(e, axis)))
+    return np.log(_sum(e, axis))
 
 
 @_float64_math(1)
 def softmax(x, axis=-1):
     e = np.exp(_shifted(x, axis))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    return e / _sum(e, axis)
 
 
 @_float64_math(2)
 def softmax_backward(grad_output, y, axis=-1):
-    return y * (grad_output - np.sum(grad_output * y, axis=axis, keepdims=True))
+    return y * (grad_output - _sum(grad_output * y, axis))
 
 
 @_float64_math(1)
@@ -365,7 +375,7 @@ def log_softmax(x, axis=-1):
 
 @_float64_math(2)
 def log_softmax_backward(grad_output, y, axis=-1):
-    return grad_output - np.exp(y) * np.sum(grad_output, axis=axis, keepdims=True)
+    return grad_output - np.exp(y) * _sum(grad_output, axis)
 
 
 @_float64_math(1)
@@ -377,7 +387,7 @@ def logsumexp(x, axis=-1, keepdims=False):
     m = np.where(finite, m, 0.0)
     shifted = x - m
     result = m + np.where(finite, _log_sum_exp_shifted(shifted, axis),
-                          np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True)))
+                          np.log(_sum(np.exp(shifted), axis)))
     return result if keepdims else np.squeeze(result, axis=axis)
 
 
