@@ -34,6 +34,7 @@ except ImportError:
 _ndarray = np.ndarray
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
+_F16 = np.dtype(np.float16)
 
 
 # ---------------------------------------------------------------- the runners
@@ -101,10 +102,17 @@ def _run(fname, op, kernel, arrays, params, dtype, shape, out, compiled, core: d
     if all([a.dtype is dtype for a in arrays if type(a) is _ndarray]):
         # arrays of the result dtype: the ufunc's loop of that dtype (float16: its float16
         # loop where built, else NumPy's cast to the float32 one)
-        result = compiled.ufunc(kernel, size)(*arrays, *params, out=target, **core)
+        kwargs = core
     else:  # integers, bools, mixed dtypes: computed in the compute dtype
-        result = compiled.ufunc(kernel, size)(*arrays, *params, out=target, dtype=compute,
-                                              **core)
+        kwargs = {"dtype": compute, **core}
+    if dtype is _F16:
+        # NumPy's cast of float32 results to float16 flags a result beyond float16's range
+        # (a RuntimeWarning, an error under -W error) where the kernels' own loops round it
+        # to inf silently, as every float32 and float64 result is: the same on every backend
+        with np.errstate(over="ignore"):
+            result = compiled.ufunc(kernel, size)(*arrays, *params, out=target, **kwargs)
+    else:
+        result = compiled.ufunc(kernel, size)(*arrays, *params, out=target, **kwargs)
     if out is None and result.ndim == 0 and type(result) is _ndarray:
         return result[()]
     return result
@@ -307,8 +315,9 @@ def prelu_backward(grad_output, x, weight, axis=1, *, out=None, backend=None):
         grad_weight = np.empty(channels, compute)
         compiled.prelu_backward(g3, x3, np.ascontiguousarray(weights, compute).reshape(-1),
                                 grad_input.reshape(shape3), grad_weight)
-        grad_input = grad_input.astype(dtype, copy=False)
-        grad_weight = grad_weight.reshape(np.shape(weight)).astype(dtype, copy=False)
+        with np.errstate(over="ignore"):  # float16: beyond its range is inf, silently
+            grad_input = grad_input.astype(dtype, copy=False)
+            grad_weight = grad_weight.reshape(np.shape(weight)).astype(dtype, copy=False)
     if out is not None:
         np.copyto(out, grad_input, casting="same_kind")
         grad_input = out

@@ -90,7 +90,36 @@ def check_out(fname: str, out, shape: tuple, dtype: np.dtype) -> np.ndarray:
         raise ValueError(f"{fname}: out has shape {out.shape} but the result has shape {shape}")
     if not out.flags.writeable:
         raise ValueError(f"{fname}: out is read-only")
+    if not (out.flags.c_contiguous or out.flags.f_contiguous) and _self_overlapping(out):
+        zero = [axis for axis, (n, s) in enumerate(zip(out.shape, out.strides)) if n > 1 and not s]
+        what = f"a broadcast view (stride 0 along axis {zero[0]})" if zero else "a view"
+        raise ValueError(
+            f"{fname}: out is {what} whose elements share memory; it needs a separate "
+            f"element for each result")
     return out
+
+
+def _self_overlapping(a: np.ndarray) -> bool:
+    """Whether two elements of ``a`` share a byte (a broadcast or as_strided view).
+
+    Axes in order of stride: if each stride clears the span of the axes before it, no two
+    elements overlap.  Otherwise (zero strides; rare interleaved strides) the elements'
+    offsets are compared, for all but huge arrays.
+    """
+    span = a.itemsize
+    for stride, n in sorted((abs(s), n) for s, n in zip(a.strides, a.shape) if n > 1):
+        if stride < span:
+            break
+        span += stride * (n - 1)
+    else:
+        return False
+    if a.size > 1 << 22:
+        return True
+    offsets = np.zeros((), np.int64)
+    for n, s in zip(a.shape, a.strides):
+        offsets = np.add.outer(offsets, np.arange(n, dtype=np.int64) * s)
+    ordered = np.sort(offsets, axis=None)
+    return bool(np.any(np.diff(ordered) < a.itemsize))
 
 
 def _real(fname: str, p: Param, value) -> float:

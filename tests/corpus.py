@@ -1,7 +1,8 @@
 """The shared input corpus: every layout and edge case each op is run on.
 
-One corpus drives every backend comparison (bottleneck's idea): 0-d, empty,
-C and Fortran order, transposed, strided, negative strides, byte-swapped.
+One corpus drives every backend comparison (bottleneck's idea): 0-d, empty of
+several shapes, C and Fortran order, transposed, strided (step 2 and 3), negative
+strides, broadcast (zero strides), byte-swapped, unaligned and read-only.
 """
 
 from __future__ import annotations
@@ -27,12 +28,22 @@ def layouts(dtype, seed: int = 0):
     base = values(4 * 6 * 5, dtype, seed).reshape(4, 6, 5)
     yield "0d", np.asarray(values(1, dtype, seed)[0] + 0.5, dtype=dtype).reshape(())
     yield "empty", np.empty((0, 6), dtype)
+    yield "empty-1d", np.empty(0, dtype)
+    yield "empty-inner", np.empty((3, 0, 4), dtype)
+    yield "empty-last", np.empty((2, 3, 0), dtype)
     yield "1d", base.ravel()
     yield "c3d", base
     yield "fortran", np.asfortranarray(base)
     yield "transposed", base.transpose(2, 0, 1)
     yield "strided", base[:, ::2, 1:]
     yield "reversed", base[::-1, :, ::-2]
+    yield "stride3", base.reshape(-1)[::3].reshape(5, 8)
+    yield "broadcast", np.broadcast_to(base[1, :, :1], (4, 6, 5))  # zero strides, read-only
+    raw = np.zeros(base.nbytes + 1, np.uint8)  # one byte off the element size's alignment
+    unaligned = np.frombuffer(raw.data, dtype, count=base.size, offset=1).reshape(base.shape)
+    assert not unaligned.flags.aligned
+    raw[1:] = np.frombuffer(base.tobytes(), np.uint8)
+    yield "unaligned", unaligned
     yield "byteswapped", base.astype(base.dtype.newbyteorder())
     frozen = np.asfortranarray(base)[:, ::2]  # read-only, as np.load(mmap_mode='r') gives
     frozen.flags.writeable = False

@@ -383,11 +383,23 @@ def test_bool_and_integers_promote_to_float64(dtype):
     np.array([1 + 2j]), np.array(["a"]), np.array([object()], dtype=object),
     np.array(["2020-01-01"], dtype="datetime64[D]"), np.array([1.0], dtype=np.longdouble),
 ], ids=["complex", "str", "object", "datetime", "longdouble"])
-def test_unsupported_dtypes_raise_type_error_naming_function_and_dtype(op, value):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unsupported_dtypes_raise_type_error_naming_function_and_dtype(op, value, backend):
+    """On every backend, forward (x) and backward (grad_output, then each saved array)."""
     if value.dtype == np.longdouble and np.dtype(np.longdouble).itemsize == 8:
         pytest.skip("longdouble is float64 on this platform")
-    with pytest.raises(TypeError, match=rf"{op.name}: x has (unsupported )?dtype {re.escape(str(value.dtype))}"):
-        _default_call(op, value)
+    dtype = re.escape(str(value.dtype))
+    with pytest.raises(TypeError, match=rf"^{op.name}: x has (unsupported )?dtype {dtype}"):
+        _default_call(op, value, backend)
+    x = np.ones((1, 2))
+    y = np.asarray(_default_call(op, x))
+    good = {"grad_output": np.ones(y.shape), "x": x, "y": y}
+    names = ["grad_output", *op.saved]
+    for bad in names:
+        args = [value if name == bad else good[name] for name in names]
+        with pytest.raises(TypeError, match=rf"^{op.backward_name}: {bad} has (unsupported )?"
+                                            rf"dtype {dtype}"):
+            getattr(fastact, op.backward_name)(*args, **op.test_params[0], backend=backend)
 
 
 def test_mixed_dtypes_in_backward_use_result_type():
@@ -595,6 +607,39 @@ BAD_CALLS = [
      "softmax: axis must be an integer, got -1.0"),
     ("axis-float-lse", lambda x: fastact.logsumexp(x, axis=1.0), TypeError,
      "logsumexp: axis must be an integer, got 1.0"),
+    # every other rule of fastact._validate and the dispatch
+    ("longdouble", lambda x: fastact.gelu(x.astype(np.longdouble))
+     if np.dtype(np.longdouble).itemsize > 8 else fastact.gelu(x.astype(complex)), TypeError,
+     "gelu: x has (unsupported )?dtype (float128|complex128)"),
+    ("object", lambda x: fastact.softmax(x.astype(object)), TypeError,
+     "softmax: x has unsupported dtype object"),
+    ("torch", lambda x: fastact.relu(type("Tensor", (), {"__module__": "torch"})()), TypeError,
+     "relu: x is a torch.Tensor"),
+    ("real-huge", lambda x: fastact.elu(x, alpha=10**400), ValueError,
+     r"elu: alpha must fit a float, got 10000000000000000000\.\.\."),
+    ("real-float32-range", lambda x: fastact.leaky_relu(x.astype(np.float32), 1e39), ValueError,
+     "leaky_relu: negative_slope=1e\\+39 is beyond float32's range"),
+    ("pieces-bool", lambda x: fastact.maxout(x, True), TypeError,
+     "maxout: pieces must be a positive integer, got True"),
+    ("prelu-grad-shape", lambda x: fastact.prelu_backward(x[:2], x, 0.25), ValueError,
+     r"prelu_backward: grad_output has shape \(2, 6\) but x has shape \(4, 6\)"),
+    ("prelu-weight-axis", lambda x: fastact.prelu(x, np.ones(4), axis=2),
+     np.exceptions.AxisError, "prelu: axis"),
+    ("out-type", lambda x: fastact.gelu(x, out=[0.0] * 24), TypeError,
+     "gelu: out must be a numpy.ndarray, got list"),
+    ("out-dtype", lambda x: fastact.softmax(x, out=np.empty(x.shape, np.float16)), TypeError,
+     "softmax: out has dtype float16 but the result is float"),
+    ("out-shape", lambda x: fastact.logsumexp(x, out=np.empty(6, x.dtype)), ValueError,
+     r"logsumexp: out has shape \(6,\) but the result has shape \(4,\)"),
+    ("out-read-only", lambda x: fastact.gelu_backward(x, x, out=np.broadcast_to(x[0], x.shape)),
+     ValueError, "gelu_backward: out is read-only"),
+    ("out-broadcast", lambda x: fastact.prelu_backward(
+        x, x, 0.25, out=np.lib.stride_tricks.as_strided(x[0].copy(), x.shape, (0, x.itemsize))),
+     ValueError, "prelu_backward: out is a broadcast view"),
+    ("backend", lambda x: fastact.sigmoid(x, backend="fast"), ValueError,
+     "unknown backend 'fast'"),
+    ("threads", lambda x: fastact.set_num_threads(0), ValueError,
+     "number of threads must be a positive integer, got 0"),
 ]
 
 _WARM_AND_COLD = """

@@ -285,9 +285,24 @@ cdef inline real mish(real x) noexcept nogil:
     return _no_neg_inf(x) * _mish_t(x, &one_minus_t2)
 
 cdef inline real mish_backward(real g, real x) noexcept nogil:
-    cdef real one_minus_t2
-    cdef real t = _mish_t(x, &one_minus_t2)
-    return g * (t + _finite(x) * _sigmoid(x) * one_minus_t2)
+    """mish'(x) = t + x sigmoid(x)(1 - t^2) over the common denominator den^2 (_mish_t's).
+
+    For x <= 0 the two terms cancel (0.10 and -0.21 at x = -2.25: 9 ulp in float32, 12 in
+    float64); with e = exp(x) the numerator is e w, w = 4(x + 1) + e(6 + 4x + e(4 + e)),
+    whose terms cancel only near mish's minimum (x = -1.19, where the bound allows for it).
+    For x > 0, e = exp(-x): num den + 4x(1 + e)e^2, all terms positive.  No sigmoid: one exp.
+    """
+    cdef real e = _exp_neg(-_abs(x))
+    cdef real e2 = e * e
+    cdef bint positive = x > <real>0
+    cdef real num = (<real>1 + <real>2 * e) if positive else (e2 + <real>2 * e)
+    cdef real den = num + ((<real>2 * e2) if positive else <real>2)
+    # x clamped where e is 0 anyway, so 4x cannot overflow into 0 * inf (NaN stays NaN)
+    cdef real xn = <real>-1e4 if x < <real>-1e4 else x
+    cdef real w = <real>4 * (xn + <real>1) + e * (<real>6 + <real>4 * xn + e * (<real>4 + e))
+    # e^2 (1 + e) 4 first: 0 for x = +inf, where 4x is inf
+    cdef real top = (num * den + _finite(x) * (e2 * (<real>4 + <real>4 * e))) if positive else e * w
+    return g * (top / (den * den))
 
 # --- GELU ------------------------------------------------------------------------
 

@@ -261,10 +261,25 @@ def mish(x):
 
 @scalar
 def mish_backward(g, x):
+    """mish'(x) = t + x sigmoid(x)(1 - t^2) over the common denominator den^2 (_mish_parts').
+
+    For x <= 0 the two terms cancel (0.10 and -0.21 at x = -2.25: 9 ulp in float32, 12 in
+    float64); with e = exp(x) the numerator is e w, w = 4(x + 1) + e(6 + 4x + e(4 + e)),
+    whose terms cancel only near mish's minimum (x = -1.19, where the bound allows for it).
+    For x > 0, e = exp(-x): num den + 4x(1 + e)e^2, all terms positive.  No sigmoid: one exp.
+    """
     T = type(x)
-    t, one_minus_t2 = _mish_parts(x)
-    s, _ = _sigmoids(x)
-    return g * (t + _finite(x) * s * one_minus_t2)
+    e = vecmath.exp_neg(-abs(x))
+    e2 = e * e
+    positive = x > T(0)
+    num = (T(1) + T(2) * e) if positive else (e2 + T(2) * e)
+    den = num + (T(2) * e2 if positive else T(2))
+    # x clamped where e is 0 anyway, so 4x cannot overflow into 0 * inf (NaN stays NaN)
+    xn = T(-1e4) if x < T(-1e4) else x
+    w = T(4) * (xn + T(1)) + e * (T(6) + T(4) * xn + e * (T(4) + e))
+    # e^2 (1 + e) 4 first: 0 for x = +inf, where 4x is inf
+    top = (num * den + _finite(x) * (e2 * (T(4) + T(4) * e))) if positive else e * w
+    return g * (top / (den * den))
 
 
 # --- GELU ------------------------------------------------------------------------
