@@ -131,7 +131,7 @@ def _elementwise_block(fname, op_name, kernel, names, params, backend, *blocks):
     from fastact import _api
 
     return _scalar_safe(_api._elementwise(fname, OPS_BY_NAME[op_name], kernel, names, blocks,
-                                          list(params), None, backend))
+                                          params, None, backend))
 
 
 def _rows_block(fname, op_name, kernel, names, axis, backend, *blocks):
