@@ -8,7 +8,8 @@ over the best peer; "of memcpy" its fraction of np.copyto's GB/s on the same byt
 Protocol (the default): float32, contiguous, 2^10, 2^16 and 2^22 elements, rows of
 1024 for the row ops, a new output per call (as PyTorch and JAX allocate), one thread,
 the backend in use (Cython where built; --backends cython,numba adds Numba) against the
-peers installed (pip install torch==2.13.0; pip install jax jaxlib).
+peers installed: NumPy (each op as the NumPy expression a user writes: np.tanh, np.exp...),
+PyTorch and JAX (pip install torch==2.13.0; pip install jax jaxlib).
 
     fastact bench                                      # the default set, ~10 s
     fastact bench --ops gelu,softmax --dtype float64 --sizes 16,22 --threads 2
@@ -34,7 +35,10 @@ DEFAULT_SIZES = (10, 16, 22)
 DEFAULT_OPS = ("relu", "gelu", "gelu[tanh]", "sigmoid", "tanh", "silu", "softplus", "mish",
                "elu", "hardswish", "softmax", "log_softmax", "logsumexp")
 DEFAULT_BACKWARD = ("relu", "gelu[tanh]", "sigmoid", "silu", "softmax")
-PEERS = ("torch", "jax")
+# numpy-expr: the op as a user writes it with NumPy's ufuncs (named apart from fastact's
+# own "numpy" backend, the reference)
+PEERS = ("numpy-expr", "torch", "jax")
+PEER_MODULES = {"numpy-expr": "numpy", "torch": "torch", "jax": "jax"}
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,95 @@ def direct_call(fn, args, kwargs=None):
 
 # --- the peers ----------------------------------------------------------------------
 
+def _numpy_functions(case: Case):
+    """The op as a user writes it with NumPy's own ufuncs, or None where NumPy has no way
+    (exact GELU needs erf, which NumPy lacks).  Overflowing exp gives inf and the right
+    limit, so the timed call runs without NumPy's floating-point warnings."""
+    from fastact.catalogue import CONSTANTS, SELU_ALPHA, SELU_SCALE
+
+    p = case.params
+    name = case.op.name
+    axis = p.get("axis", -1)
+    slope, alpha = p.get("negative_slope", 0.01), p.get("alpha", 1.0)
+    beta, threshold = p.get("beta", 1.0), p.get("threshold", 20.0)
+    c, k = CONSTANTS["GELU_TANH_C"], CONSTANTS["SQRT_2_OVER_PI"]
+
+    def sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+    def softplus(x):
+        return np.where(beta * x > threshold, x, np.logaddexp(0, beta * x) / beta)
+
+    def exp_shifted(x):  # exp(x - max) along the axis, and the max
+        m = x.max(axis, keepdims=True)
+        return np.exp(x - m), m
+
+    def logsumexp(x, keepdims):
+        e, m = exp_shifted(x)
+        y = np.log(e.sum(axis, keepdims=True)) + m
+        return y if keepdims else np.squeeze(y, axis)
+
+    def gelu_tanh_grad(x):
+        t = np.tanh(k * (x + c * x ** 3))
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * c * x * x)
+
+    def maxout_grad(g, x):  # grad_output to each group's first maximum
+        groups = x.reshape(x.shape[:-1] + (-1, p["pieces"]))
+        grad = np.zeros_like(groups)
+        np.put_along_axis(grad, groups.argmax(-1)[..., None], g[..., None], -1)
+        return grad.reshape(x.shape)
+
+    def mish_grad(x):
+        t = np.tanh(np.logaddexp(0, x))
+        return t + x * sigmoid(x) * (1 - t * t)
+
+    forward = {
+        "relu": lambda x: np.maximum(x, 0),
+        "leaky_relu": lambda x: np.where(x > 0, x, x * x.dtype.type(slope)),
+        "prelu": lambda x: np.where(x > 0, x, x * x.dtype.type(0.25)),
+        "elu": lambda x: np.where(x > 0, x, alpha * np.expm1(x)),
+        "selu": lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
+        "celu": lambda x: np.where(x > 0, x, alpha * np.expm1(x / alpha)),
+        "gelu": (lambda x: 0.5 * x * (1 + np.tanh(k * (x + c * x ** 3))))
+        if p.get("approximate") == "tanh" else None,
+        "sigmoid": sigmoid,
+        "tanh": np.tanh,
+        "silu": lambda x: x * sigmoid(x),
+        "softplus": softplus,
+        "mish": lambda x: x * np.tanh(np.logaddexp(0, x)),
+        "hardsigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1),
+        "hardswish": lambda x: x * np.clip(x / 6 + 0.5, 0, 1),
+        "softmax": lambda x: (lambda e: e / e.sum(axis, keepdims=True))(exp_shifted(x)[0]),
+        "log_softmax": lambda x: x - logsumexp(x, True),
+        "logsumexp": lambda x: logsumexp(x, p.get("keepdims", False)),
+        "maxout": lambda x: x.reshape(x.shape[:-1] + (-1, p["pieces"])).max(-1),
+    }
+    if not case.backward:
+        return forward.get(name)
+    backward = {
+        "relu": lambda g, x: np.where(x > 0, g, 0),
+        "leaky_relu": lambda g, x: np.where(x > 0, g, g * x.dtype.type(slope)),
+        "prelu": lambda g, x: (np.where(x > 0, g, g * x.dtype.type(0.25)),
+                               np.sum(np.where(x > 0, 0, g * x))),
+        "elu": lambda g, x: np.where(x > 0, g, g * alpha * np.exp(x)),
+        "selu": lambda g, x: SELU_SCALE * np.where(x > 0, g, g * SELU_ALPHA * np.exp(x)),
+        "celu": lambda g, x: np.where(x > 0, g, g * np.exp(x / alpha)),
+        "gelu": (lambda g, x: g * gelu_tanh_grad(x)) if p.get("approximate") == "tanh" else None,
+        "sigmoid": lambda g, y: g * y * (1 - y),
+        "tanh": lambda g, y: g * (1 - y * y),
+        "silu": lambda g, x: (lambda s: g * s * (1 + x * (1 - s)))(sigmoid(x)),
+        "softplus": lambda g, x: np.where(beta * x > threshold, g, g * sigmoid(beta * x)),
+        "mish": lambda g, x: g * mish_grad(x),
+        "hardsigmoid": lambda g, x: np.where((x > -3) & (x < 3), g / 6, 0),
+        "hardswish": lambda g, x: np.where(x < -3, 0, np.where(x > 3, g, g * (2 * x + 3) / 6)),
+        "softmax": lambda g, y: y * (g - (g * y).sum(axis, keepdims=True)),
+        "log_softmax": lambda g, y: g - np.exp(y) * g.sum(axis, keepdims=True),
+        "logsumexp": lambda g, x, y: g[..., None] * np.exp(x - y[..., None]),
+        "maxout": maxout_grad,
+    }
+    return backward.get(name)
+
+
 def _torch_functions(case: Case):
     """(forward or backward) as a function of torch tensors, or None where torch has none."""
     import torch
@@ -264,7 +357,7 @@ def available_peers():
 
     found, missing = [], {}
     for peer in PEERS:  # found without importing them (importing torch takes seconds)
-        if importlib.util.find_spec(peer) is not None:
+        if importlib.util.find_spec(PEER_MODULES[peer]) is not None:
             found.append(peer)
         else:
             missing[peer] = "not installed"
@@ -273,6 +366,11 @@ def available_peers():
 
 def peer_callable(peer: str, case: Case, arrays):
     """A no-argument callable running ``case`` on the peer, or None if it has no such op."""
+    if peer == "numpy-expr":
+        f = _numpy_functions(case)
+        if f is None:
+            return None
+        return direct_call(f, arrays)  # measure() times it with NumPy's warnings off
     if peer == "torch":
         import torch
 
@@ -355,12 +453,15 @@ def measure(case_list, dtypes, sizes, backends, peers, *, out=False, rounds=7, p
                     if fn is not None:
                         callables[peer] = fn
                 first, result = {}, None
-                for key, fn in callables.items():  # the first call compiles (Numba)
-                    start = time.perf_counter()
-                    value = fn()
-                    first[key] = time.perf_counter() - start
-                    result = value if result is None and key in backends else result
-                seconds = time_interleaved(callables, rounds)
+                # exp overflowing to inf in the NumPy peer's sigmoid is its right limit; its
+                # warnings are off for the whole case, as errstate in each call would cost 1 us
+                with np.errstate(all="ignore"):
+                    for key, fn in callables.items():  # the first call compiles (Numba)
+                        start = time.perf_counter()
+                        value = fn()
+                        first[key] = time.perf_counter() - start
+                        result = value if result is None and key in backends else result
+                    seconds = time_interleaved(callables, rounds)
                 nbytes = case.bytes(arrays, result)
                 rows.append({"op": case.label, "dtype": np.dtype(dtype).name, "size": exponent,
                              "bytes": nbytes, "memcpy_gbs": memcpy,
@@ -401,7 +502,8 @@ def format_table(rows, backends, peers, *, out=False) -> str:
 
 
 # How to add each peer (the README's figures were measured against PyTorch 2.13.0)
-PEER_INSTALL = {"torch": "pip install torch==2.13.0", "jax": "pip install jax jaxlib"}
+PEER_INSTALL = {"numpy-expr": "pip install numpy", "torch": "pip install torch==2.13.0",
+                "jax": "pip install jax jaxlib"}
 
 
 def legend(peers) -> str:
@@ -431,7 +533,7 @@ def plot(rows, backends, peers, path):
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.9 * nrows), squeeze=False,
                              constrained_layout=True)
     colors = {"cython": "tab:red", "numba": "tab:orange", "numpy": "tab:gray",
-              "torch": "tab:blue", "jax": "tab:green"}
+              "numpy-expr": "tab:purple", "torch": "tab:blue", "jax": "tab:green"}
     for ax, (op, dtype) in zip(axes.flat, panels):
         data = sorted((r for r in rows if r["op"] == op and r["dtype"] == dtype),
                       key=lambda r: r["size"])
@@ -494,7 +596,7 @@ def add_arguments(parser):
     parser.add_argument("--backends", default=None,
                         help="fastact backends, e.g. cython,numba (default: the one in use, "
                              "cython where built, else numba)")
-    parser.add_argument("--peers", default=None, help="torch, jax (default: those installed; "
+    parser.add_argument("--peers", default=None, help="numpy-expr, torch, jax (default: those installed; "
                                                       "'none' for none)")
     parser.add_argument("--out", action="store_true", help="also time with a preallocated out=")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per case")
@@ -585,7 +687,7 @@ def run(args) -> int:
                      "(XLA_FLAGS before start-up): it may use every core.")
     if not peers and args.peers is None:
         notes.append("No peer installed, so no comparison. To compare with PyTorch and JAX, "
-                     + " and ".join(f"`{PEER_INSTALL[p]}`" for p in PEERS)
+                     + " and ".join(f"`{PEER_INSTALL[p]}`" for p in ("torch", "jax"))
                      + ", then run fastact bench again.")
     else:
         notes += [f"{peer}: {why}; `{PEER_INSTALL[peer]}` adds it." for peer, why in missing.items()

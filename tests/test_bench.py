@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+import fastact
 
 from fastact import cli
 
@@ -203,3 +206,25 @@ def test_bench_dask_refuses_bad_options(capsys):
     assert "--schedulers takes cluster and/or threads" in capsys.readouterr().err
     assert cli.main(["bench", "--dask", "--baseline", "relu"]) == 2
     assert "--baseline takes" in capsys.readouterr().err
+
+
+def test_numpy_peer_computes_each_op():
+    """The NumPy peer is timed as the op a user writes with NumPy's ufuncs: it must compute
+    the op (against the reference, loosely: its naive formulas are not held to fastact's
+    bound), and it is absent only where NumPy has no way (exact GELU: no erf)."""
+    from fastact import benchmark
+
+    absent = []
+    for case in benchmark.cases(["all"]):
+        arrays = case.inputs(1 << 12, np.float64)
+        run = benchmark.peer_callable("numpy-expr", case, arrays)
+        if run is None:
+            absent.append(case.label)
+            continue
+        with np.errstate(all="ignore"):
+            got = run()
+        expected = getattr(fastact, case.label.split("[")[0])(*arrays, **case.params,
+                                                              backend="numpy")
+        for g, e in zip(*(v if isinstance(v, tuple) else (v,) for v in (got, expected))):
+            np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12, err_msg=case.label)
+    assert sorted(absent) == ["gelu", "gelu_backward"]
