@@ -74,3 +74,29 @@ def test_declines_what_it_does_not_take():
         assert fastcall.call(*args) is None, args
     # parameters that float32 holds, inf included, are taken
     assert fastcall.call(get("leaky_relu"), (-x,), (3e38,))[0] == np.float32(-3e38)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (2, 3, 4)])
+@pytest.mark.parametrize("weight", ["float", "(1,)", "()", "(1, 1)"])
+def test_prelu_one_weight_short_path(backend, dtype, shape, weight):
+    """prelu and prelu_backward with one weight take a short path on C-contiguous x: the
+    values of the general path (out= takes it), and the grad_weight of its type and shape."""
+    import fastact
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    w = -0.3 if weight == "float" else np.full(eval(weight), -0.3, dtype)
+    y = fastact.prelu(x, w, backend=backend)
+    np.testing.assert_array_equal(y, fastact.prelu(x, w, out=np.empty_like(x), backend=backend),
+                                  strict=True)
+    grad_input, grad_weight = fastact.prelu_backward(g, x, w, backend=backend)
+    slow_input, slow_weight = fastact.prelu_backward(g, x, w, out=np.empty_like(x),
+                                                     backend=backend)
+    np.testing.assert_array_equal(grad_input, slow_input, strict=True)
+    assert type(grad_weight) is type(slow_weight) and np.shape(grad_weight) == np.shape(w)
+    assert grad_weight.dtype == dtype
+    np.testing.assert_allclose(grad_weight, slow_weight, rtol=1e-6)
+    np.testing.assert_allclose(grad_weight, np.sum(np.where(x > 0, 0, g * x)), rtol=1e-5)
