@@ -103,12 +103,14 @@ def _log_sum_exp_shifted(x, m):
     scratch = np.empty(min(x.size, BLOCK), x.dtype)
     rest = 0.0
     for start in range(0, x.size, BLOCK):
-        k = min(BLOCK, x.size - start)
-        for i in range(k):
-            v = x[start + i]
+        # a view indexed from 0: x[start + i] would be wrapped for negative indices, a
+        # check that kept the loop scalar (logsumexp of 1024-entry rows 1.6x slower)
+        block = x[start:start + BLOCK]
+        for i in range(block.size):
+            v = block[i]
             e = vecmath.exp_neg(v - m)  # x - m <= 0: the cheaper exp
             scratch[i] = e if v < m else T(0)
-        rest += _sum(scratch[:k])
+        rest += _sum(scratch[:block.size])
     return vecmath.log1p(rest + np.float64(_count(x, m) - 1))
 
 
