@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import timeit
 
@@ -158,14 +157,7 @@ def main(argv=None):
     skip = set(args.skip.split(","))
     from fastact import _cpu
 
-    result = {"cpu": platform.processor() or platform.machine(), "cpu_features": _cpu.features(),
-              "backends": backends}
-    try:
-        with open("/proc/cpuinfo") as f:
-            result["cpu"] = next(line.split(":", 1)[1].strip() for line in f
-                                 if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    result = {"cpu": _cpu.model(), "cpu_features": _cpu.features(), "backends": backends}
     print(f"CPU: {result['cpu']}; one thread; medians")
     if "contiguous" not in skip:
         result["contiguous"] = contiguous_table(backends, ops, sizes)

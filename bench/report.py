@@ -16,7 +16,7 @@ import argparse
 import json
 from collections import defaultdict
 
-PEERS = ("torch", "jax")
+PEERS = ("numpy-expr", "torch", "jax")  # as fastact.benchmark.PEERS (this file runs standalone)
 
 
 def table(data, columns=None) -> str:

@@ -40,7 +40,7 @@ _F16 = np.dtype(np.float16)
 # ---------------------------------------------------------------- the runners
 
 def _checked_params(fname: str, op: Op, values: tuple, x) -> tuple:
-    return tuple([v.check_param(fname, p, value, x) for p, value in zip(op.params, values)])
+    return v.check_params(fname, op.params, values, x)
 
 
 def _direct(compiled, kernel: str, arrays: tuple, params: tuple = (), out_core_length=-1):

@@ -21,3 +21,19 @@ def features() -> tuple[str, ...]:
     except OSError:
         pass
     return ()
+
+
+@functools.cache
+def model() -> str:
+    """The CPU's model name, as saved benchmark results name it (Linux /proc/cpuinfo;
+    elsewhere Python's platform.processor(), or the architecture)."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -141,6 +141,8 @@ def _short_repr(value, limit=40) -> str:
 
 
 def _check_real(fname, p, value, x):
+    if type(value) is float and math.isfinite(value):  # the common case, in one test
+        return value
     v = _real(fname, p, value)
     if not math.isfinite(v):
         raise ValueError(f"{fname}: {p.name} must be finite, got {v}")
@@ -221,6 +223,14 @@ _CHECKS = {
 def check_param(fname: str, p: Param, value, x: np.ndarray):
     """The normalised value of scalar parameter ``p`` (axis made non-negative, etc.)."""
     return _CHECKS[p.check](fname, p, value, x)
+
+
+def check_params(fname: str, params: tuple, values: tuple, x) -> tuple:
+    """check_param of each of ``params`` (Params) with its value, as a tuple."""
+    if len(values) == 1:  # most parametrised ops: without the loop's cost in a small call
+        p = params[0]
+        return (_CHECKS[p.check](fname, p, values[0], x),)
+    return tuple([_CHECKS[p.check](fname, p, value, x) for p, value in zip(params, values)])
 
 
 def check_pieces_divide(fname: str, x: np.ndarray, pieces: int, axis: int):

@@ -571,9 +571,9 @@ def machine() -> dict:
     from fastact import _cpu
 
     info = {"fastact": fastact.__version__, "python": platform.python_version(),
-            "numpy": np.__version__, "machine": platform.machine(),
+            "numpy": np.__version__, "machine": platform.machine(), "cpu": _cpu.model(),
             "cpu_features": list(_cpu.features()), "threads": fastact.get_num_threads()}
-    for peer in PEERS:
+    for peer in ("torch", "jax"):  # numpy's version is above
         try:
             info[peer] = __import__(peer).__version__
         except ImportError:

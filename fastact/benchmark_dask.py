@@ -31,12 +31,13 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import threading
 import time
 
 import numpy as np
+
+from fastact import _cpu
 
 SQRT_HALF = 0.7071067811865476
 INV_SQRT_2PI = 0.3989422804014327
@@ -80,17 +81,6 @@ def layout(elements: int, chunk_mib: float):
     rows = max(1, elements // columns)
     row_chunk = max(1, min(rows, chunk // column_chunk))
     return (rows, columns), (row_chunk, min(columns, column_chunk))
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or platform.machine()
 
 
 # --- the computations -----------------------------------------------------------
@@ -345,7 +335,7 @@ def run(args) -> int:
     chunk_mib = math.prod(chunks) * 4 / 2 ** 20
     print(f"fastact bench --dask: float32 {shape} = 2^{args.elements} elements "
           f"({elements * 4 / 2 ** 30:g} GiB), chunks {chunks} ({chunk_mib:g} MiB); "
-          f"CPU {cpu_name()}", flush=True)
+          f"CPU {_cpu.model()}", flush=True)
     started, load = time.perf_counter(), os.getloadavg()
     rows = []
     if "cluster" in schedulers:
@@ -363,7 +353,7 @@ def run(args) -> int:
         import dask
         import distributed
 
-        machine = {"cpu": cpu_name(), "cores": len(os.sched_getaffinity(0)),
+        machine = {"cpu": _cpu.model(), "cores": len(os.sched_getaffinity(0)),
                    "fastact": fastact.__version__, "numpy": np.__version__,
                    "dask": dask.__version__, "distributed": distributed.__version__,
                    "python": platform.python_version(), "backend": _dispatch.resolve(),
