@@ -405,7 +405,20 @@ def two_threads():
     numba.set_num_threads(before)
 
 
-@pytest.mark.parametrize("name", U.ELEMENTWISE)
+def _one_per_operand_pattern(names):
+    """Each kernel's parallel loop is the same template around its scalar, and compiling
+    one costs Numba 5-12 s: the default run checks one kernel of each operand pattern
+    (direction, number of parameters), '-m slow' every kernel.  (test_defects' in-place
+    test runs every kernel's float32 parallel loop by default too.)"""
+    seen, marked = set(), []
+    for name in names:
+        pattern = (name.endswith("_backward"), len(_default_args(name)))
+        marked.append(pytest.param(name, marks=() if pattern not in seen else pytest.mark.slow))
+        seen.add(pattern)
+    return marked
+
+
+@pytest.mark.parametrize("name", _one_per_operand_pattern(U.ELEMENTWISE))
 def test_parallel_elementwise_bit_identical(name, two_threads):
     n = (1 << 16) + 4099  # chunks and a ragged tail
     for dtype in DTYPES:
