@@ -31,6 +31,7 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
                                                 "softmax_backward"}
     assert all(r["gbs"]["numpy"] > 0 and r["memcpy_gbs"] > 0 for r in data["rows"])
     assert data["machine"]["fastact"]
+    assert isinstance(data["machine"]["cpu"], str) and data["machine"]["cpu"]  # the CPU's name
 
 
 def test_bench_plot_writes_a_png(tmp_path):
