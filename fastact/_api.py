@@ -299,27 +299,33 @@ def prelu(x, weight, axis=1, *, out=None, backend=None):
                 lambda x, w: reference.prelu(x, weights, 0 if axis is None else axis))
 
 
+def _fused_prelu_backward(compiled, g, x, weights, shape, shape3, dtype):
+    """grad_input (of ``shape``, x's) and grad_weight (one per channel) in ``dtype`` from
+    the backend's fused kernel, which sees C-contiguous g and x of that dtype as (outer,
+    channels, inner) ``shape3`` and ``weights`` as one value per channel."""
+    grad_input = np.empty(shape, dtype)
+    grad_weight = np.empty(shape3[1], dtype)
+    compiled.prelu_backward(g.reshape(shape3), x.reshape(shape3), weights,
+                            grad_input.reshape(shape3), grad_weight)
+    return grad_input, grad_weight
+
+
 @_documented("prelu")
 def prelu_backward(grad_output, x, weight, axis=1, *, out=None, backend=None):
     """(grad_input, grad_weight); see fastact.prelu."""
-    if (out is None and type(grad_output) is _ndarray and _one_weight(x, weight) is not None
-            and grad_output.dtype is x.dtype and (x.dtype is _F32 or x.dtype is _F64)
-            and x.flags.c_contiguous and grad_output.flags.c_contiguous
+    slope = _one_weight(x, weight) if out is None and type(grad_output) is _ndarray else None
+    if (slope is not None and grad_output.dtype is x.dtype
+            and (x.dtype is _F32 or x.dtype is _F64) and x.flags.c_contiguous and grad_output.flags.c_contiguous
             and x.shape == grad_output.shape and x.size and x.ndim):
         compiled = _dispatch.module(backend)
         if compiled is not None:
             # the common case, one weight for every channel, without the general path's
             # ~8 us of small NumPy calls: one (1, 1, n) row through the fused kernel
-            row = (1, 1, x.size)
-            weights = (weight.reshape(1) if type(weight) is _ndarray
-                       else np.full(1, weight, x.dtype))
-            grad_input = np.empty(x.shape, x.dtype)
-            grad_weight = np.empty(1, x.dtype)
-            compiled.prelu_backward(grad_output.reshape(row), x.reshape(row), weights,
-                                    grad_input.reshape(row), grad_weight)
-            if type(weight) is float or weight.ndim == 0:
-                return grad_input, grad_weight[0]
-            return grad_input, grad_weight.reshape(weight.shape)
+            grad_input, grad_weight = _fused_prelu_backward(
+                compiled, grad_output, x, np.full(1, slope, x.dtype), x.shape, (1, 1, x.size),
+                x.dtype)
+            grad_weight = grad_weight.reshape(() if type(weight) is float else weight.shape)
+            return grad_input, (grad_weight[()] if grad_weight.ndim == 0 else grad_weight)
     if _dask.wanted((grad_output, x, weight)):
         return _dask.prelu_backward(grad_output, x, weight, axis, out, backend)
     fname = "prelu_backward"
@@ -334,7 +340,7 @@ def prelu_backward(grad_output, x, weight, axis=1, *, out=None, backend=None):
         grad_input, grad_weight = reference.prelu_backward(g, x, weights,
                                                            0 if axis is None else axis)
         grad_input = np.asarray(grad_input).astype(dtype, copy=False)
-        grad_weight = np.asarray(grad_weight).astype(dtype, copy=False).reshape(np.shape(weight))
+        grad_weight = np.asarray(grad_weight).astype(dtype, copy=False).reshape(weights.shape)
     else:
         # the fused kernel: grad_input and the per-channel sums in one pass, on C-contiguous
         # (outer, channels, inner) arrays of the compute dtype
@@ -342,12 +348,10 @@ def prelu_backward(grad_output, x, weight, axis=1, *, out=None, backend=None):
         channels = 1 if axis is None else x.shape[axis]
         outer = math.prod(x.shape[:axis]) if axis is not None else 1
         shape3 = (outer, channels, x.size // max(outer * channels, 1))
-        g3, x3 = (np.ascontiguousarray(a, compute).reshape(shape3) for a in (g, x))
-        grad_input = np.empty(x.shape, compute)
-        grad_weight = np.empty(channels, compute)
-        compiled.prelu_backward(g3, x3, np.ascontiguousarray(weights, compute).reshape(-1),
-                                grad_input.reshape(shape3), grad_weight)
-        grad_weight = grad_weight.reshape(np.shape(weight))
+        grad_input, grad_weight = _fused_prelu_backward(
+            compiled, np.ascontiguousarray(g, compute), np.ascontiguousarray(x, compute),
+            np.ascontiguousarray(weights, compute).reshape(-1), x.shape, shape3, compute)
+        grad_weight = grad_weight.reshape(weights.shape)
         if dtype is not compute:
             with np.errstate(over="ignore"):  # float16: beyond its range is inf, silently
                 grad_input = grad_input.astype(dtype)

@@ -37,7 +37,8 @@ DEFAULT_OPS = ("relu", "gelu", "gelu[tanh]", "sigmoid", "tanh", "silu", "softplu
 DEFAULT_BACKWARD = ("relu", "gelu[tanh]", "sigmoid", "silu", "softmax")
 # numpy-expr: the op as a user writes it with NumPy's ufuncs (named apart from fastact's
 # own "numpy" backend, the reference)
-PEERS = ("numpy-expr", "torch", "jax")
+OPTIONAL_PEERS = ("torch", "jax")
+PEERS = ("numpy-expr",) + OPTIONAL_PEERS
 PEER_MODULES = {"numpy-expr": "numpy", "torch": "torch", "jax": "jax"}
 
 
@@ -156,8 +157,8 @@ def direct_call(fn, args, kwargs=None):
 
 def _numpy_functions(case: Case):
     """The op as a user writes it with NumPy's own ufuncs, or None where NumPy has no way
-    (exact GELU needs erf, which NumPy lacks).  Overflowing exp gives inf and the right
-    limit, so the timed call runs without NumPy's floating-point warnings."""
+    (exact GELU needs erf, which NumPy lacks).  Where exp overflows to inf the result is
+    still the right limit; the caller silences NumPy's warnings for it."""
     from fastact.catalogue import CONSTANTS, SELU_ALPHA, SELU_SCALE
 
     p = case.params
@@ -199,7 +200,7 @@ def _numpy_functions(case: Case):
     forward = {
         "relu": lambda x: np.maximum(x, 0),
         "leaky_relu": lambda x: np.where(x > 0, x, x * x.dtype.type(slope)),
-        "prelu": lambda x: np.where(x > 0, x, x * x.dtype.type(0.25)),
+        "prelu": lambda x: np.where(x > 0, x, x * x.dtype.type(p["weight"])),
         "elu": lambda x: np.where(x > 0, x, alpha * np.expm1(x)),
         "selu": lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
         "celu": lambda x: np.where(x > 0, x, alpha * np.expm1(x / alpha)),
@@ -222,7 +223,7 @@ def _numpy_functions(case: Case):
     backward = {
         "relu": lambda g, x: np.where(x > 0, g, 0),
         "leaky_relu": lambda g, x: np.where(x > 0, g, g * x.dtype.type(slope)),
-        "prelu": lambda g, x: (np.where(x > 0, g, g * x.dtype.type(0.25)),
+        "prelu": lambda g, x: (np.where(x > 0, g, g * x.dtype.type(p["weight"])),
                                np.sum(np.where(x > 0, 0, g * x))),
         "elu": lambda g, x: np.where(x > 0, g, g * alpha * np.exp(x)),
         "selu": lambda g, x: SELU_SCALE * np.where(x > 0, g, g * SELU_ALPHA * np.exp(x)),
@@ -573,7 +574,7 @@ def machine() -> dict:
     info = {"fastact": fastact.__version__, "python": platform.python_version(),
             "numpy": np.__version__, "machine": platform.machine(), "cpu": _cpu.model(),
             "cpu_features": list(_cpu.features()), "threads": fastact.get_num_threads()}
-    for peer in ("torch", "jax"):  # numpy's version is above
+    for peer in OPTIONAL_PEERS:  # numpy's version is above
         try:
             info[peer] = __import__(peer).__version__
         except ImportError:
@@ -687,7 +688,7 @@ def run(args) -> int:
                      "(XLA_FLAGS before start-up): it may use every core.")
     if not peers and args.peers is None:
         notes.append("No peer installed, so no comparison. To compare with PyTorch and JAX, "
-                     + " and ".join(f"`{PEER_INSTALL[p]}`" for p in ("torch", "jax"))
+                     + " and ".join(f"`{PEER_INSTALL[p]}`" for p in OPTIONAL_PEERS)
                      + ", then run fastact bench again.")
     else:
         notes += [f"{peer}: {why}; `{PEER_INSTALL[peer]}` adds it." for peer, why in missing.items()
