@@ -100,3 +100,33 @@ def test_prelu_one_weight_short_path(backend, dtype, shape, weight):
     assert grad_weight.dtype == dtype
     np.testing.assert_allclose(grad_weight, slow_weight, rtol=1e-6)
     np.testing.assert_allclose(grad_weight, np.sum(np.where(x > 0, 0, g * x)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_prelu_one_weight_on_read_only_byte_swapped_strided_and_0d_input(backend):
+    """The inputs the short path takes (read-only C-contiguous) and those it leaves to the
+    general path (byte-swapped, strided, 0-d) give the values of a plain array."""
+    import fastact
+
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((6, 10)) * 4).astype(np.float32)
+    g = rng.standard_normal((6, 10)).astype(np.float32)
+    w = np.float32([-0.3])
+    y, (gi, gw) = fastact.prelu(x, w, backend=backend), fastact.prelu_backward(g, x, w,
+                                                                              backend=backend)
+    read_only = [a.copy() for a in (x, g)]
+    for a in read_only:
+        a.setflags(write=False)
+    swapped = [a.astype(a.dtype.newbyteorder()) for a in (x, g)]
+    for xv, gv in (read_only, swapped):
+        np.testing.assert_array_equal(fastact.prelu(xv, w, backend=backend), y)
+        got_input, got_weight = fastact.prelu_backward(gv, xv, w, backend=backend)
+        np.testing.assert_array_equal(got_input, gi)
+        np.testing.assert_allclose(got_weight, gw, rtol=1e-6)
+    np.testing.assert_array_equal(fastact.prelu(x[:, ::2], w, backend=backend), y[:, ::2])
+    np.testing.assert_array_equal(fastact.prelu_backward(g[:, ::2], x[:, ::2], w,
+                                                         backend=backend)[0], gi[:, ::2])
+    scalar_input, scalar_weight = fastact.prelu_backward(g[0, 0], x[0, 0], -0.3, backend=backend)
+    assert type(scalar_input) is np.float32 and type(scalar_weight) is np.float32
+    assert scalar_input == gi[0, 0]
+    assert type(fastact.prelu(x[0, 0], w, backend=backend)) is np.float32
