@@ -112,11 +112,15 @@ def test_every_backend_holds_the_op_tables_constants_bit_for_bit():
     assert _bits(reference._GELU_TANH_CUTOFF) == _bits(CONSTANTS["GELU_TANH_BACKWARD_CUTOFF"])
     assert _bits(2 * CONSTANTS["SQRT_2_OVER_PI"]) == _bits(CONSTANTS["SQRT_2_OVER_PI_X2"])
     assert _bits(3 * CONSTANTS["GELU_TANH_C"]) == _bits(CONSTANTS["GELU_TANH_3C"])
+    # 2 sqrt(2/pi) * 0.044715 rounded once: within an ulp of the product of the rounded factors
+    product = CONSTANTS["SQRT_2_OVER_PI_X2"] * CONSTANTS["GELU_TANH_C"]
+    assert abs(CONSTANTS["GELU_TANH_C_X2"] - product) <= np.spacing(product)
     if "numba" in fastact.backends():
         from fastact._numba import elementwise
 
         assert _bits(elementwise._SELU_SCALE_ALPHA) == _bits(CONSTANTS["SELU_SCALE_ALPHA"])
         assert _bits(elementwise._SQRT_2_OVER_PI_X2) == _bits(CONSTANTS["SQRT_2_OVER_PI_X2"])
+        assert _bits(elementwise._GELU_C_X2) == _bits(CONSTANTS["GELU_TANH_C_X2"])
         assert _bits(elementwise._INV_SQRT_2PI) == _bits(CONSTANTS["INV_SQRT_2PI"])
     if "cython" in fastact.backends():  # compiled in from the header setup.py writes
         from fastact._cython import backend

@@ -18,7 +18,7 @@ cdef extern from "constants.h" nogil:
     const double FA_SELU_SCALE
     const double FA_SELU_SCALE_ALPHA
     const double FA_SQRT_2_OVER_PI_X2
-    const double FA_GELU_TANH_C
+    const double FA_GELU_TANH_C_X2
     const double FA_GELU_TANH_3C
     const double FA_GELU_TANH_BACKWARD_CUTOFF
     const double FA_INV_SQRT_2
@@ -311,7 +311,7 @@ cdef inline real mish_backward(real g, real x) noexcept nogil:
 
 cdef inline real _gelu_tanh_arg(real x) noexcept nogil:
     """2u with u = sqrt(2/pi)(x + 0.044715 x^3): 0.5(1 + tanh(u)) = sigmoid(2u)."""
-    return <real>FA_SQRT_2_OVER_PI_X2 * (x * (<real>1 + <real>FA_GELU_TANH_C * (x * x)))
+    return x * (<real>FA_SQRT_2_OVER_PI_X2 + <real>FA_GELU_TANH_C_X2 * (x * x))
 
 cdef inline real gelu_tanh(real x) noexcept nogil:
     return _x_sigmoid(x, _gelu_tanh_arg(x))

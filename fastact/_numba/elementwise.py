@@ -25,7 +25,7 @@ helper = vecmath.scalar  # their small helpers: plain calls LLVM inlines
 SELU_SCALE = CONSTANTS["SELU_SCALE"]
 _SELU_SCALE_ALPHA = CONSTANTS["SELU_SCALE_ALPHA"]
 _SQRT_2_OVER_PI_X2 = CONSTANTS["SQRT_2_OVER_PI_X2"]  # 0.5(1 + tanh(u)) = sigmoid(2u)
-_GELU_C = CONSTANTS["GELU_TANH_C"]
+_GELU_C_X2 = CONSTANTS["GELU_TANH_C_X2"]
 _GELU_3C = CONSTANTS["GELU_TANH_3C"]
 _GELU_TANH_CUTOFF = CONSTANTS["GELU_TANH_BACKWARD_CUTOFF"]
 _INV_SQRT_2 = CONSTANTS["INV_SQRT_2"]
@@ -287,13 +287,13 @@ def mish_backward(g, x):
 @scalar
 def gelu_tanh(x):
     T = type(x)
-    return _x_sigmoid(x, T(_SQRT_2_OVER_PI_X2) * (x * (T(1) + T(_GELU_C) * (x * x))))
+    return _x_sigmoid(x, x * (T(_SQRT_2_OVER_PI_X2) + T(_GELU_C_X2) * (x * x)))
 
 
 @scalar
 def gelu_tanh_backward(g, x):
     T = type(x)
-    t = T(_SQRT_2_OVER_PI_X2) * (x * (T(1) + T(_GELU_C) * (x * x)))
+    t = x * (T(_SQRT_2_OVER_PI_X2) + T(_GELU_C_X2) * (x * x))
     dt = T(_SQRT_2_OVER_PI_X2) * (T(1) + T(_GELU_3C) * (x * x))
     s, s_neg = _sigmoids(t)
     d = s + (x * s * s_neg) * dt
