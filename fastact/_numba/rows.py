@@ -83,25 +83,23 @@ def _row_max(x):
     return m
 
 
-@_reduction
-def _count(x, value):
-    c = 0
-    for i in range(x.size):
-        c += x[i] == value
-    return c
-
-
 @row
 def _log_sum_exp_shifted(x, m):
     """log(sum exp(x - m)) in float64 as log1p(rest) for a finite max m: rest = the terms
     below the max plus (number of maxima - 1), so the largest entry keeps its digits.
 
     The exps (not compiled with reassoc) go to a scratch block by block, and each block
-    is summed by _sum: the peak memory stays the row's plus BLOCK entries.
+    is summed by _sum: the peak memory stays the row's plus BLOCK entries.  The maxima
+    are flagged (1.0 or 0.0) in a second scratch in the same loop and counted by _sum,
+    exactly: a separate integer count of the row cost 8 us per 2^16 float32 entries
+    (logsumexp 55-77 -> 51 us), and an integer count in this loop made LLVM vectorise the
+    float32 exps four lanes wide (72 us).
     """
     T = type(m)
     scratch = np.empty(min(x.size, BLOCK), x.dtype)
+    is_max = np.empty(min(x.size, BLOCK), x.dtype)
     rest = 0.0
+    ties = -1.0
     for start in range(0, x.size, BLOCK):
         # a view indexed from 0: x[start + i] would be wrapped for negative indices, a
         # check that kept the loop scalar (logsumexp of 1024-entry rows 1.6x slower)
@@ -110,8 +108,10 @@ def _log_sum_exp_shifted(x, m):
             v = block[i]
             e = vecmath.exp_neg(v - m)  # x - m <= 0: the cheaper exp
             scratch[i] = e if v < m else T(0)
+            is_max[i] = T(1) if v == m else T(0)
         rest += _sum(scratch[:block.size])
-    return vecmath.log1p(rest + np.float64(_count(x, m) - 1))
+        ties += _sum(is_max[:block.size])
+    return vecmath.log1p(rest + np.float64(ties))
 
 
 @row
