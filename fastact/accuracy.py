@@ -419,7 +419,7 @@ def _parse_range(text):
 
 def add_arguments(parser):
     parser.add_argument("--ops", default="all", help="comma-separated op names, or 'all'")
-    parser.add_argument("--dtype", default="float32,float64", help="float32, float64 or both")
+    parser.add_argument("--dtype", default="float32,float64", help="float32, float64, both or float32,float64")
     parser.add_argument("--backends", default=None,
                         help="comma-separated backends (default: every available one)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
@@ -434,6 +434,7 @@ def add_arguments(parser):
 def run(args) -> int:
     import fastact
     from fastact.catalogue import OPS, OPS_BY_NAME
+    from fastact.cli import parse_dtypes
 
     try:
         names = [n for n in args.ops.split(",") if n] if args.ops != "all" else None
@@ -441,9 +442,7 @@ def run(args) -> int:
         if unknown:
             raise ValueError(f"unknown ops {unknown}; choose from {', '.join(OPS_BY_NAME)}")
         ops = [OPS_BY_NAME[n] for n in names] if names else list(OPS)
-        dtypes = [np.dtype(d) for d in args.dtype.split(",")]
-        if any(d not in (np.float32, np.float64) for d in dtypes):
-            raise ValueError(f"--dtype takes float32 and/or float64, got {args.dtype!r}")
+        dtypes = parse_dtypes(args.dtype)
         backends = args.backends.split(",") if args.backends else fastact.backends()
         missing = [b for b in backends if b not in fastact.backends()]
         if missing:

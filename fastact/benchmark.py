@@ -590,7 +590,7 @@ def add_arguments(parser):
                              "or 'all'; default: a representative set")
     parser.add_argument("--backward", action="store_true",
                         help="with --ops, also measure each op's backward")
-    parser.add_argument("--dtype", default="float32", help="float32, float64 or both")
+    parser.add_argument("--dtype", default="float32", help="float32, float64, both or float32,float64")
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
                         help="element counts as powers of two (default 10,16,22)")
     parser.add_argument("--threads", type=int, default=1, help="threads (default 1)")
@@ -613,12 +613,11 @@ def add_arguments(parser):
 
 def _options(args):
     import fastact
+    from fastact.cli import parse_dtypes
 
     names = None if args.ops is None else [n.strip() for n in args.ops.split(",") if n.strip()]
     case_list = cases(names, args.backward)
-    dtypes = [np.dtype(d.strip()) for d in args.dtype.split(",")]
-    if any(d not in (np.float32, np.float64) for d in dtypes):
-        raise ValueError(f"--dtype takes float32 and/or float64, got {args.dtype!r}")
+    dtypes = parse_dtypes(args.dtype)
     sizes = [int(s) for s in args.sizes.split(",")]
     if any(not 0 <= s <= 28 for s in sizes):
         raise ValueError(f"--sizes are powers of two between 0 and 28, got {args.sizes!r}")

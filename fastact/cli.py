@@ -69,6 +69,20 @@ def ops_table() -> str:
     return "\n".join(rows)
 
 
+def parse_dtypes(text: str) -> list:
+    """The --dtype option of bench and accuracy: 'float32', 'float64', 'both' or a comma list."""
+    import numpy as np
+
+    names = ["float32", "float64"] if text.strip() == "both" else text.split(",")
+    try:
+        dtypes = [np.dtype(name.strip()) for name in names]
+    except TypeError:
+        dtypes = []
+    if not dtypes or any(d not in (np.float32, np.float64) for d in dtypes):
+        raise ValueError(f"--dtype takes float32, float64, both or float32,float64; got {text!r}")
+    return dtypes
+
+
 # Subcommands with their own module: each has add_arguments(parser) and run(args) -> int,
 # and imports nothing heavy at module level, so building the parser stays cheap.
 SUBCOMMANDS = {

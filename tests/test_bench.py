@@ -46,9 +46,18 @@ def test_bench_plot_writes_a_png(tmp_path):
     (["--ops", "swoosh"], "unknown op 'swoosh'"),
     (["--sizes", "40"], "--sizes are powers of two"),
     (["--dtype", "int8"], "--dtype takes float32"),
+    (["--dtype", "float33"], "--dtype takes float32"),  # not a NumPy dtype: was a traceback
     (["--backends", "fortran"], "backend 'fortran' is not available"),
     (["--peers", "tensorflow"], "unknown peer 'tensorflow'"),
 ])
+@pytest.mark.parametrize("text, names", [("both", ["float32", "float64"]),
+                                         ("float64", ["float64"]),
+                                         (" float32, float64", ["float32", "float64"])])
+def test_dtype_option_takes_both_and_lists(text, names):
+    """--dtype as its help says: 'both' crashed with NumPy's TypeError."""
+    assert [d.name for d in cli.parse_dtypes(text)] == names
+
+
 def test_bench_refuses_bad_options(argv, message, capsys):
     assert cli.main(["bench"] + argv) == 2
     assert message in capsys.readouterr().err
@@ -126,6 +135,7 @@ def test_accuracy_exhaustive_on_a_range_and_resumes(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--ops", "swoosh"], "unknown ops"),
     (["--range", "5:3"], "--range must satisfy"),
+    (["--dtype", "float33"], "--dtype takes float32"),
     (["--exhaustive", "--ops", "softmax"], "elementwise ops only"),
 ])
 def test_accuracy_refuses_bad_options(argv, message, capsys):
