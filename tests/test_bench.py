@@ -42,14 +42,6 @@ def test_bench_plot_writes_a_png(tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--ops", "swoosh"], "unknown op 'swoosh'"),
-    (["--sizes", "40"], "--sizes are powers of two"),
-    (["--dtype", "int8"], "--dtype takes float32"),
-    (["--dtype", "float33"], "--dtype takes float32"),  # not a NumPy dtype: was a traceback
-    (["--backends", "fortran"], "backend 'fortran' is not available"),
-    (["--peers", "tensorflow"], "unknown peer 'tensorflow'"),
-])
 @pytest.mark.parametrize("text, names", [("both", ["float32", "float64"]),
                                          ("float64", ["float64"]),
                                          (" float32, float64", ["float32", "float64"])])
@@ -58,6 +50,14 @@ def test_dtype_option_takes_both_and_lists(text, names):
     assert [d.name for d in cli.parse_dtypes(text)] == names
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--ops", "swoosh"], "unknown op 'swoosh'"),
+    (["--sizes", "40"], "--sizes are powers of two"),
+    (["--dtype", "int8"], "--dtype takes float32"),
+    (["--dtype", "float33"], "--dtype takes float32"),  # not a NumPy dtype: was a traceback
+    (["--backends", "fortran"], "backend 'fortran' is not available"),
+    (["--peers", "tensorflow"], "unknown peer 'tensorflow'"),
+])
 def test_bench_refuses_bad_options(argv, message, capsys):
     assert cli.main(["bench"] + argv) == 2
     assert message in capsys.readouterr().err
