@@ -114,3 +114,20 @@ def test_maxout_non_finite(backend, dtype):
     grad = fastact.maxout_backward(np.ones((1, 3), dtype), x, 2, backend=backend)
     assert np.all(np.isnan(grad[0, :2]))               # NaN in the group
     np.testing.assert_array_equal(grad[0, 2:], [1, 0, 1, 0])  # first maximum wins ties
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype, clamp", [(np.float32, 10.0), (np.float64, 19.5)])
+def test_tanh_at_zero_and_where_it_saturates(backend, dtype, clamp):
+    """tanh is t/(t + 2), t = e^(2|x|) - 1, with |x| clamped where tanh rounds to 1 (the
+    kernels' 2^n then needs no tests) and the sign copied from x: -0 stays -0, and the band
+    around the clamp is within an ulp of the correctly rounded tanh, and 1 wherever that
+    is (float32: tanh(9) is still 1 - 2^-24, so a clamp at 9 would be wrong)."""
+    zeros = fastact.tanh(np.array([-0.0, 0.0], dtype), backend=backend)
+    assert zeros.tolist() == [0.0, 0.0] and np.signbit(zeros).tolist() == [True, False]
+    x = np.linspace(clamp - 2.0, clamp + 2.0, 40001).astype(dtype)
+    y = fastact.tanh(x, backend=backend)
+    exact = np.tanh(x.astype(np.longdouble)).astype(dtype)
+    assert np.all(np.abs(y - exact) <= np.spacing(exact)), backend
+    assert np.all(y[exact == 1.0] == 1.0) and np.all(y[x >= clamp] == 1.0)
+    assert np.array_equal(fastact.tanh(-x, backend=backend), -y)

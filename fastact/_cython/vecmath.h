@@ -300,31 +300,34 @@ FA_INLINE double fa_log1p(double x) {
 
 /* ---- tanh ---------------------------------------------------------------------- */
 
-/* tanh: Cephes tanhf's odd polynomial below |x| = 0.625 (S. Moshier), where
- * (1 - e)/(1 + e) with e = exp(-2|x|) would cancel; that form above it. */
+/* tanh|x| = t/(t + 2) with t = e^(2|x|) - 1: one formula, no cancellation near 0 (where
+ * (1 - e)/(1 + e) would cancel), one division.  |x| is clamped first to where tanh rounds
+ * to 1 (10 in float: tanh(9) is still 1 - 2^-24; 19.5 in double), which bounds n to
+ * [0, 29] / [0, 57]: 2^n is one power of two made from the shifter's bits, with no
+ * clamps or overflow and underflow tests (fa_expm1 needs them).  The clamp is written
+ * a > c ? c : a, which keeps NaN, so the result is NaN without a test; copysign gives
+ * tanh(-0) = -0.  Float: 22 operations where Cephes' polynomial below 0.625 and
+ * (1 - e)/(1 + e) above it, both computed and selected, took 33. */
 FA_INLINE float fa_tanhf(float x) {
-    float a = x < 0.0f ? -x : x;
-    float z = x * x;
-    float p = -5.70498872745e-3f;
-    p = p * z + 2.06390887954e-2f;
-    p = p * z - 5.37397155531e-2f;
-    p = p * z + 1.33314422036e-1f;
-    p = p * z - 3.33332819422e-1f;
-    float small = (x * z) * p + x;
-    float e = fa_exp_negf(-2.0f * a);
-    float big = (1.0f - e) / (1.0f + e);
-    big = x < 0.0f ? -big : big;
-    float y = a < 0.625f ? small : big;
-    return x != x ? x : y;
+    float a = __builtin_fabsf(x);
+    float u = 2.0f * (a > 10.0f ? 10.0f : a);
+    float shifted = u * 1.44269504088896341f + FA_SHIFT_F;    /* n in the low bits */
+    float n = shifted - FA_SHIFT_F;
+    float r = (u - n * 0.693145751953125f) - n * 1.428606765330187045e-6f;
+    float h = fa_f32((int32_t)(((uint32_t)fa_i32(shifted) + 127u) << 23));  /* 2^n */
+    float t = h * fa_expm1_kernel_f(r) + (h - 1.0f);
+    return __builtin_copysignf(t / (t + 2.0f), x);
 }
 
-/* tanh|x| = t/(t + 2) with t = expm1(2|x|): no cancellation near 0. */
 FA_INLINE double fa_tanh(double x) {
-    double a = x < 0.0 ? -x : x;
-    double t = fa_expm1_bounded(2.0 * (a > 19.5 ? 19.5 : a));
-    double y = a > 19.5 ? 1.0 : t / (t + 2.0);        /* tanh(19.5) rounds to 1 */
-    y = x < 0.0 ? -y : y;
-    return x != x ? x : y;
+    double a = __builtin_fabs(x);
+    double u = 2.0 * (a > 19.5 ? 19.5 : a);
+    double shifted = u * 1.4426950408889634 + FA_SHIFT_D;
+    double n = shifted - FA_SHIFT_D;
+    double r = (u - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    double h = fa_f64((int64_t)(((uint64_t)fa_i64(shifted) + 1023u) << 52));
+    double t = h * fa_expm1_kernel_d(r) + (h - 1.0);
+    return __builtin_copysign(t / (t + 2.0), x);
 }
 
 /* ---- erfc (float) -------------------------------------------------------------- */

@@ -14,6 +14,7 @@ casts, which AVX2 lacks for 64-bit lanes.
 
 from __future__ import annotations
 
+import math
 
 import numpy as np
 from llvmlite import ir
@@ -319,30 +320,28 @@ def log1p_f64(x):
 
 @scalar
 def tanh_f32(x):
-    """Cephes tanhf's odd polynomial below |x| = 0.625 (no cancellation there),
-    (1 - e)/(1 + e) with e = exp(-2|x|) above it."""
+    """tanh|x| = t/(t + 2), t = e^(2|x|) - 1, |x| clamped to 10 so that 2^n needs no tests
+    (the Cython twin, fa_tanhf, explains)."""
     a = abs(x)
-    z = x * x
-    p = np.float32(-5.70498872745e-3)
-    p = p * z + np.float32(2.06390887954e-2)
-    p = p * z - np.float32(5.37397155531e-2)
-    p = p * z + np.float32(1.33314422036e-1)
-    p = p * z - np.float32(3.33332819422e-1)
-    small = (x * z) * p + x
-    e = exp_neg_f32(np.float32(-2.0) * a)
-    big = (np.float32(1.0) - e) / (np.float32(1.0) + e)
-    big = -big if x < np.float32(0.0) else big
-    y = small if a < np.float32(0.625) else big
-    return x if x != x else y
+    u = np.float32(2.0) * (np.float32(10.0) if a > np.float32(10.0) else a)  # keeps NaN
+    shifted = u * np.float32(1.44269504088896341) + _SHIFT_F
+    n = shifted - _SHIFT_F
+    r = (u - n * np.float32(0.693145751953125)) - n * np.float32(1.428606765330187045e-6)
+    h = bits_f32(np.int32((f32_bits(shifted) + 127) << 23))  # 2^n, n in [0, 29]
+    t = h * _expm1_kernel_f32(r) + (h - np.float32(1.0))
+    return math.copysign(t / (t + np.float32(2.0)), x)
 
 
 @scalar
 def tanh_f64(x):
     a = abs(x)
-    t = expm1_bounded_f64(2.0 * min(a, 19.5))
-    y = 1.0 if a > 19.5 else t / (t + 2.0)
-    y = -y if x < 0.0 else y
-    return x if x != x else y
+    u = 2.0 * (19.5 if a > 19.5 else a)
+    shifted = u * 1.4426950408889634 + _SHIFT_D
+    n = shifted - _SHIFT_D
+    r = (u - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10
+    h = bits_f64(np.int64((f64_bits(shifted) + 1023) << 52))  # 2^n, n in [0, 57]
+    t = h * _expm1_kernel_f64(r) + (h - 1.0)
+    return math.copysign(t / (t + 2.0), x)
 
 
 @scalar
