@@ -74,6 +74,16 @@ FA_INLINE double fa_ldexp_d(double p, double n) {
     return (p * fa_f64((fa_int_d(h) + 1023) << 52)) * fa_f64((fa_int_d(k) + 1023) << 52);
 }
 
+/* 2^n for integral n in [-126, 127] (float) / [-1022, 1023] (double): one power of two
+ * made in the exponent bits, as fa_ldexp_f's two halves are. */
+FA_INLINE float fa_pow2_f(float n) {
+    return fa_f32((fa_i32(n + 127.0f + FA_SHIFT_F) - fa_i32(FA_SHIFT_F)) << 23);
+}
+
+FA_INLINE double fa_pow2_d(double n) {
+    return fa_f64((fa_i64(n + 1023.0 + FA_SHIFT_D) - fa_i64(FA_SHIFT_D)) << 52);
+}
+
 /* x = n ln2 + r with n integral and |r| <= ln2/2 (ln2's high part makes n*hi exact). */
 FA_INLINE float fa_reduce_f(float x, float *n) {
     *n = (x * 1.44269504088896341f + FA_SHIFT_F) - FA_SHIFT_F;
@@ -207,7 +217,7 @@ FA_INLINE float fa_expm1_f(float x, int wide) {
     float xc = x > 89.0f ? 89.0f : (x < -18.0f ? -18.0f : x); /* e^-18 - 1 rounds to -1 */
     float r = fa_reduce_f(xc, &n);
     float up = wide && n > 0.0f ? 1.0f : 0.0f;
-    float h = fa_ldexp_f(1.0f, n - up);
+    float h = fa_pow2_f(n - up);  /* n - up in [-26, 127]: one step, no ldexp */
     float y = (1.0f + up) * (h * fa_expm1_kernel_f(r) + (h - (1.0f - 0.5f * up)));
     y = x > 88.72283935546875f ? __builtin_inff() : y;
     return x != x ? x : y;
@@ -219,7 +229,7 @@ FA_INLINE double fa_expm1_d(double x, int wide) {
     double xc = x > 710.0 ? 710.0 : (x < -38.0 ? -38.0 : x); /* e^-38 - 1 rounds to -1 */
     double r = fa_reduce_d(xc, &n);
     double up = wide && n > 0.0 ? 1.0 : 0.0;
-    double h = fa_ldexp_d(1.0, n - up);
+    double h = fa_pow2_d(n - up);  /* n - up in [-55, 1023] */
     double y = (1.0 + up) * (h * fa_expm1_kernel_d(r) + (h - (1.0 - 0.5 * up)));
     y = x > 709.782712893384 ? __builtin_inf() : y;
     return x != x ? x : y;

@@ -225,7 +225,7 @@ def _expm1_f32(x, wide):
     xc = min(max(x, np.float32(-18.0)), np.float32(89.0))
     n, r = _reduce_f32(xc)
     up = np.float32(1.0) if wide and n > np.float32(0.0) else np.float32(0.0)
-    h = _ldexp_f32(np.float32(1.0), n - up)
+    h = _pow2_f32(n - up)  # n - up in [-26, 127]: one step, no ldexp
     y = (np.float32(1.0) + up) * (h * _expm1_kernel_f32(r)
                                   + (h - (np.float32(1.0) - np.float32(0.5) * up)))
     y = _INF_F if x > np.float32(88.72283935546875) else y
@@ -237,7 +237,7 @@ def _expm1_f64(x, wide):
     xc = min(max(x, -38.0), 710.0)
     n, r = _reduce_f64(xc)
     up = 1.0 if wide and n > 0.0 else 0.0  # h finite at n = 1024 (_expm1_f32 says why)
-    h = _ldexp_f64(1.0, n - up)
+    h = _pow2_f64(n - up)  # n - up in [-55, 1023]
     y = (1.0 + up) * (h * _expm1_kernel_f64(r) + (h - (1.0 - 0.5 * up)))
     y = np.inf if x > 709.782712893384 else y
     return x if x != x else y
