@@ -99,12 +99,12 @@ def leaky_relu_backward(g, x, s):
 
 @scalar
 def hardsigmoid(x):
+    # computed, then selected: with early returns LLVM left the float64 loop scalar (its
+    # division; 3.6 against Cython's 40 GB/s at 2^16).  The same operations, the same bits.
     T = type(x)
-    if x <= T(-3):
-        return T(0)
-    if x >= T(3):
-        return T(1)
-    return x / T(6) + T(0.5)
+    y = x / T(6) + T(0.5)
+    y = T(0) if x <= T(-3) else y
+    return T(1) if x >= T(3) else y
 
 
 @scalar
@@ -117,22 +117,17 @@ def hardsigmoid_backward(g, x):
 @scalar
 def hardswish(x):
     T = type(x)
-    if x <= T(-3):
-        return T(0)
-    if x >= T(3):
-        return x
-    return x * (x + T(3)) / T(6)
+    y = x * (x + T(3)) / T(6)  # computed, then selected (hardsigmoid says why)
+    y = T(0) if x <= T(-3) else y
+    return x if x >= T(3) else y
 
 
 @scalar
 def hardswish_backward(g, x):
     T = type(x)
-    if x <= T(-3):
-        d = T(0)
-    elif x >= T(3):
-        d = T(1)
-    else:
-        d = (T(2) * x + T(3)) / T(6)
+    d = (T(2) * x + T(3)) / T(6)
+    d = T(0) if x <= T(-3) else d
+    d = T(1) if x >= T(3) else d
     return g * d
 
 
