@@ -38,8 +38,8 @@ ROWS = [OPS_BY_NAME[name] for name in ("softmax", "log_softmax")]
 # bound).  A block's tail holds other elements than the whole array's, so blocks of odd
 # sizes cannot reproduce these kernels' bits; test_kernels_depend_on_position records it
 # (a strict xfail: it fails the day the kernels agree, and this set can go).
-POSITION_DEPENDENT = {("gelu", "cython"), ("gelu_backward", "cython"),
-                      ("mish_backward", "cython"), ("gelu", "numba")}
+# (GELU left the set with its rational-times-exp algorithm, whose products all fuse alike.)
+POSITION_DEPENDENT = {("mish_backward", "cython")}
 
 
 @pytest.fixture(autouse=True)

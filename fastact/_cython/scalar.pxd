@@ -21,7 +21,6 @@ cdef extern from "constants.h" nogil:
     const double FA_GELU_TANH_C_X2
     const double FA_GELU_TANH_3C
     const double FA_GELU_TANH_BACKWARD_CUTOFF
-    const double FA_INV_SQRT_2
     const double FA_INV_SQRT_2PI
 
 cdef extern from "vecmath.h" nogil:
@@ -37,9 +36,15 @@ cdef extern from "vecmath.h" nogil:
     double fa_log1p(double x) noexcept
     float fa_log1p_unitf(float t) noexcept
     float fa_tanhf(float x) noexcept
-    float fa_erfcf(float x) noexcept
-    double fa_erfc(double x) noexcept
     double fa_tanh(double x) noexcept
+    float fa_gauss_tf(float x) noexcept
+    double fa_gauss_t(double x) noexcept
+    float fa_signed_like_f(float t, float x) noexcept
+    double fa_signed_like(double t, double x) noexcept
+    float fa_gaussf(float t) noexcept
+    double fa_gauss(double t) noexcept
+    float fa_norm_sfxf(float t) noexcept
+    double fa_norm_sfx(double t) noexcept
     float fa_muladd_f(float a, float b, float c) noexcept
     double fa_muladd_d(double a, double b, double c) noexcept
 
@@ -93,11 +98,33 @@ cdef inline real _tanh(real x) noexcept nogil:
     else:
         return fa_tanh(x)
 
-cdef inline real _erfc(real x) noexcept nogil:
+cdef inline real _gauss_t(real x) noexcept nogil:
+    """min(|x|, FA_GAUSS_T_MAX): where e^(-t^2/2) has underflowed.  NaN gives the maximum."""
     if real is float:
-        return fa_erfcf(x)
+        return fa_gauss_tf(x)
     else:
-        return fa_erfc(x)
+        return fa_gauss_t(x)
+
+cdef inline real _signed_like(real t, real x) noexcept nogil:
+    """t >= 0 with x's sign."""
+    if real is float:
+        return fa_signed_like_f(t, x)
+    else:
+        return fa_signed_like(t, x)
+
+cdef inline real _gauss(real t) noexcept nogil:
+    """e^(-t^2/2) for t in [0, FA_GAUSS_T_MAX], t^2's rounding error included."""
+    if real is float:
+        return fa_gaussf(t)
+    else:
+        return fa_gauss(t)
+
+cdef inline real _norm_sfx(real t) noexcept nogil:
+    """R(t) = e^(t^2/2) Phi(-t) for t in [0, FA_GAUSS_T_MAX]."""
+    if real is float:
+        return fa_norm_sfxf(t)
+    else:
+        return fa_norm_sfx(t)
 
 cdef inline real _muladd(real a, real b, real c) noexcept nogil:
     """a*b + c, fused where the CPU has FMA (vecmath.h says why)."""
@@ -325,11 +352,26 @@ cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
         d = <real>1 if x > <real>0 else <real>0
     return g * d
 
+# From t = min(|x|, FA_GAUSS_T_MAX), where e^(-t^2/2) has underflowed: Phi(-t) = R(t) e^(-t^2/2),
+# R(t) = e^(t^2/2) Phi(-t) one rational in t (vecmath.h's fa_norm_sfx).  No erfc of x/sqrt(2),
+# whose rounded argument cost up to x^2/2 ulp in the tail, and one exp for both directions.
 cdef inline real gelu(real x) noexcept nogil:
-    cdef real cdf = <real>0.5 * _erfc(-x * <real>FA_INV_SQRT_2)
-    return _no_neg_inf(x) * cdf
+    """x Phi(-t) for x <= 0; x - x Phi(-x) for x > 0, which cannot cancel (x Phi(-x) <= x/2).
+
+    x R(t) is formed first and e^(-t^2/2) multiplied last: a subnormal result rounds once.
+    t is finite for x = +-inf and NaN, so h is too; NaN takes the x - h side of the select."""
+    cdef real t = _gauss_t(x)
+    cdef real h = (_signed_like(t, x) * _norm_sfx(t)) * _gauss(t)
+    return h if x <= <real>0 else x - h
 
 cdef inline real gelu_backward(real g, real x) noexcept nogil:
-    cdef real cdf = <real>0.5 * _erfc(-x * <real>FA_INV_SQRT_2)
-    cdef real pdf = <real>FA_INV_SQRT_2PI * _exp_neg(<real>-0.5 * (x * x))
-    return g * _muladd(_finite(x), pdf, cdf)
+    """Phi(x) + x phi(x) with phi(x) = e^(-t^2/2)/sqrt(2 pi) = e/sqrt(2 pi): for x <= 0,
+    e (x/sqrt(2 pi) + R); for x > 0, 1 + e (x/sqrt(2 pi) - R).  The cancellation near
+    x = -0.75 is the derivative's own zero.  Written as two multiply-adds with single-use
+    products, so that LLVM (Numba) fuses them as these do."""
+    cdef real t = _gauss_t(x)
+    cdef bint positive = x > <real>0
+    cdef real r = _norm_sfx(t)
+    r = _muladd(_signed_like(t, x), <real>FA_INV_SQRT_2PI, -r if positive else r)
+    cdef real d = _muladd(_gauss(t), r, <real>1 if positive else <real>0)
+    return g * (x if x != x else d)

@@ -22,7 +22,7 @@
 
 /* Every primitive is inlined into its loop, whatever the size of the function around
  * it: a call stops the loop from vectorising.  (Inside a ufunc's inner loop GCC's inline
- * budget had run out and left fa_erfc a call: float64 GELU ran 3x slower.) */
+ * budget had run out and left the then erfc a call: float64 GELU ran 3x slower.) */
 #if defined(__GNUC__)
 #define FA_INLINE static inline __attribute__((always_inline))
 #else
@@ -344,106 +344,137 @@ FA_INLINE double fa_tanh(double x) {
     return __builtin_copysign(t / (t + 2.0), x);
 }
 
-/* ---- erfc (float) -------------------------------------------------------------- */
+/* ---- The normal distribution's tail, for exact GELU ---------------------------- */
 
-/* Cephes erfcf (S. Moshier): 1 - a T(a^2) for |a| < 1, else exp(-a^2)/|a| P(1/a^2)
- * (P below 2, R beyond).  1 - a T is evaluated as fdlibm's s_erf.c does, with
- * u = T - 1: 1 - (a + a u) below 1/4, 0.5 - (a u + (a - 0.5)) above (a - 0.5 exact),
- * so it does not cancel as a nears 1 (the plain form reached 4.15 ulp in GELU near
- * x = -1.41).  Both branches computed, then selected. */
-FA_INLINE float fa_erfcf(float a) {
-    float x = a < 0.0f ? -a : a;
-    float z = a * a;
-    float t = 7.853861353153693e-5f;
-    t = t * z - 8.010193625184903e-4f;
-    t = t * z + 5.188327685732524e-3f;
-    t = t * z - 2.685381193529856e-2f;
-    t = t * z + 1.128358514861418e-1f;
-    t = t * z - 3.761262582423300e-1f;
-    float u = t * z + 1.28379165726710e-1f;                      /* T - 1 */
-    float small = a < 0.25f ? 1.0f - (a + a * u) : 0.5f - (a * u + (a - 0.5f));
-    float q = 1.0f / (x < 1.0f ? 1.0f : x);
-    float y = q * q;
-    float p = 2.326819970068386e-2f, r = -1.047766399936249e1f;
-    p = p * y - 1.387039388740657e-1f;  r = r * y + 1.297719955372516e1f;
-    p = p * y + 3.687424674597105e-1f;  r = r * y - 7.495518717768503e0f;
-    p = p * y - 5.824733027278666e-1f;  r = r * y + 2.921019019210786e0f;
-    p = p * y + 6.210004621745983e-1f;  r = r * y - 1.015265279202700e0f;
-    p = p * y - 4.944515323274145e-1f;  r = r * y + 4.218463358204948e-1f;
-    p = p * y + 3.404879937665872e-1f;  r = r * y - 2.820767439740514e-1f;
-    p = p * y - 2.741127028184656e-1f;  r = r * y + 5.641895067754075e-1f;
-    p = p * y + 5.638259427386472e-1f;
-    float big = fa_exp_negf(-z) * q * (x < 2.0f ? p : r);
-    big = a < 0.0f ? 2.0f - big : big;
-    float e = x < 1.0f ? small : big;
-    return a != a ? a : e;
+/* GELU(x) = x Phi(x) is computed from t = |x| as e^(-t^2/2) times R(t) = e^(t^2/2) Phi(-t)
+ * (below): no erfc of x/sqrt(2), whose rounded argument cost up to x^2/2 ulp in the
+ * negative tail (70 at x = -12), and one exp shared with the backward's density.  t is
+ * clamped to FA_GAUSS_T_MAX first, where e^(-t^2/2) has underflowed to 0. */
+#define FA_GAUSS_T_MAX_F 14.5f         /* e^(-t^2/2) < 2^-150 from t = 14.43 */
+
+/* min(|x|, FA_GAUSS_T_MAX_F), compared as integers (the order of non-negative floats):
+ * NaN becomes FA_GAUSS_T_MAX_F, so the caller must carry x's NaN through another operand.
+ * (A float select here let GCC compute e^(-t^2/2) from x*x and blend in the constants of the
+ * clamped case at four steps: five blends in GELU's loop where this leaves one.) */
+FA_INLINE float fa_gauss_tf(float x) {
+    int32_t b = fa_i32(x) & 0x7fffffff, m = fa_i32(FA_GAUSS_T_MAX_F);
+    return fa_f32(b < m ? b : m);
 }
 
-/* ---- erfc (double) ------------------------------------------------------------- */
+/* t >= 0 with x's sign: copysign in two operations where t's sign bit is known clear. */
+FA_INLINE float fa_signed_like_f(float t, float x) {
+    return fa_f32(fa_i32(t) | (fa_i32(x) & INT32_MIN));
+}
 
-/* erfc for |a| < 1.25 as fdlibm's s_erf.c (Sun Microsystems): a rational in a^2 below
- * 0.84375, arranged so 1 - erf(a) does not cancel, and 1 - erx - P/Q in |a| - 1 up
- * to 1.25.  Above, Cephes' erfc (S. Moshier): exp(-a^2) P(|a|)/Q(|a|) (R/S from 8
- * on), with exp(-a^2) corrected by the rounding error of a^2 (Dekker's exact
- * square), which Cephes itself lacks (its 5.7e-14 peak error).  All four are
- * computed, then selected, with one division.  |a| is clamped to 30, where erfc has
- * long underflowed, so the polynomials stay finite. */
-FA_INLINE double fa_erfc(double a) {
-    double x = a < 0.0 ? -a : a;
-    x = x < 30.0 ? x : 30.0;                                   /* NaN -> 30 */
-    double z = x * x;
-    /* |a| < 0.84375: erf(a) = a + a r/s */
-    double r = -2.37630166566501626084e-05;
-    r = r * z - 5.77027029648944159157e-03;
-    r = r * z - 2.84817495755985104766e-02;
-    r = r * z - 3.25042107247001499370e-01;
-    r = r * z + 1.28379167095512558561e-01;
-    double s = -3.96022827877536812320e-06;
-    s = s * z + 1.32494738004321644526e-04;
-    s = s * z + 5.08130628187576562776e-03;
-    s = s * z + 6.50222499887672944485e-02;
-    s = s * z + 3.97917223959155352819e-01;
-    s = s * z + 1.0;
-    /* 0.84375 <= |a| < 1.25: erf(|a|) = erx + P/Q in t = |a| - 1 */
-    double t = x - 1.0;
-    double pa = -2.16637559486879084300e-03, qa = 1.19844998467991074170e-02;
-    pa = pa * t + 3.54783043256182359371e-02;  qa = qa * t + 1.36370839120290507362e-02;
-    pa = pa * t - 1.10894694282396677476e-01;  qa = qa * t + 1.26171219808761642112e-01;
-    pa = pa * t + 3.18346619901161753674e-01;  qa = qa * t + 7.18286544141962662868e-02;
-    pa = pa * t - 3.72207876035701323847e-01;  qa = qa * t + 5.40397917702171048937e-01;
-    pa = pa * t + 4.14856118683748331666e-01;  qa = qa * t + 1.06420880400844228286e-01;
-    pa = pa * t - 2.36211856075265944077e-03;  qa = qa * t + 1.0;
-    /* 1.25 <= |a|: exp(a^2) erfc(|a|) = P/Q below 8, R/S above */
-    double p = 2.46196981473530512524e-10, q = x + 1.32281951154744992508e1;
-    p = p * x + 5.64189564831068821977e-1;  q = q * x + 8.67072140885989742329e1;
-    p = p * x + 7.46321056442269912687e0;   q = q * x + 3.54937778887819891062e2;
-    p = p * x + 4.86371970985681366614e1;   q = q * x + 9.75708501743205489753e2;
-    p = p * x + 1.96520832956077098242e2;   q = q * x + 1.82390916687909736289e3;
-    p = p * x + 5.26445194995477358631e2;   q = q * x + 2.24633760818710981792e3;
-    p = p * x + 9.34528527171957607540e2;   q = q * x + 1.65666309194161350182e3;
-    p = p * x + 1.02755188689515710272e3;   q = q * x + 5.57535340817727675546e2;
-    p = p * x + 5.57535335369399327526e2;
-    double pr = 5.64189583547755073984e-1,  qs = x + 2.26052863220117276590e0;
-    pr = pr * x + 1.27536670759978104416e0; qs = qs * x + 9.39603524938001434673e0;
-    pr = pr * x + 5.01905042251180477414e0; qs = qs * x + 1.20489539808096656605e1;
-    pr = pr * x + 6.16021097993053585195e0; qs = qs * x + 1.70814450747565897222e1;
-    pr = pr * x + 7.40974269950448939160e0; qs = qs * x + 9.60896809063285878198e0;
-    pr = pr * x + 2.97886665372100240670e0; qs = qs * x + 3.36907645100081516050e0;
-    /* x*x = z + err exactly: x = hi + lo with hi of 26 significant bits */
-    double hi = fa_f64(fa_i64(x) & (int64_t)0xfffffffff8000000ULL);
-    double lo = x - hi;
-    double err = ((hi * hi - z) + 2.0 * hi * lo) + lo * lo;
-    double e = fa_exp_neg(-z) * (1.0 - err);
-    int small = x < 0.84375, mid = x < 1.25;
-    double num = small ? r : (mid ? pa : e * (x < 8.0 ? p : pr));
-    double den = small ? s : (mid ? qa : (x < 8.0 ? q : qs));
-    double y = num / den;
-    double y_small = a < 0.25 ? 1.0 - (a + a * y) : 0.5 - (a * y + (a - 0.5));
-    double y_mid = a < 0.0 ? 1.0 + (8.45062911510467529297e-01 + y)
-                           : 1.54937088489532470703e-01 - y;   /* 1 - erx, exact */
-    double y_big = a < 0.0 ? 2.0 - y : y;
-    y = small ? y_small : (mid ? y_mid : y_big);
-    return a != a ? a : y;
+/* t*t - z exactly, for z = t*t rounded: one FMA, or Dekker's exact product (t split into
+ * two halves of 12 significant bits) where the CPU has none.  Both are exact, so the two
+ * builds agree bit for bit. */
+FA_INLINE float fa_square_err_f(float t, float z) {
+#ifdef __FMA__
+    return __builtin_fmaf(t, t, -z);
+#else
+    float hi = fa_f32(fa_i32(t) & (int32_t)0xfffff000);
+    float lo = t - hi;
+    return ((hi * hi - z) + 2.0f * hi * lo) + lo * lo;
+#endif
+}
+
+/* e^(-t^2/2) for t in [0, FA_GAUSS_T_MAX_F] (NaN passes).  t^2 = z + lo exactly, and
+ * -t^2/2 = a - lo/2 with a = -z/2: the reduced argument takes -lo/2 (the rounding of t^2
+ * alone would cost t^2/4 ulp).  No clamps: a >= -105.2 keeps 2^(n+32) normal, and the
+ * result underflows to 0 from t = 14.43 by the final rounding. */
+FA_INLINE float fa_gaussf(float t) {
+    float z = t * t;
+    float a = -0.5f * z;
+    float shifted = a * 1.44269504088896341f + FA_SHIFT_F;  /* n in the low mantissa bits */
+    float n = shifted - FA_SHIFT_F;
+    float r = (a - n * 0.693145751953125f) - n * 1.428606765330187045e-6f;
+    r = fa_muladd_f(-0.5f, fa_square_err_f(t, z), r);
+    return (fa_exp_kernel_f(r) * fa_f32((fa_i32(shifted) + 159) << 23)) * 0x1p-32f;
+}
+
+/* R(t) = e^(t^2/2) Phi(-t) for t in [0, FA_GAUSS_T_MAX_F]: from 1/2 at 0 down to about
+ * 1/(sqrt(2 pi) t).  One rational P4(t)/Q5(t), minimax in relative error on [0, 14.5]
+ * (1.6e-8 = 0.27 ulp with the coefficients rounded to float; tools/fit_gauss_tail.py fits
+ * and checks them).  All coefficients are positive, so Horner is well-conditioned:
+ * evaluated in float it is within 6.1 * 2^-24 of R. */
+FA_INLINE float fa_norm_sfxf(float t) {
+    float p = 4.116409458220005e-3f;
+    p = p * t + 4.063413664698601e-2f;
+    p = p * t + 1.832381635904312e-1f;
+    p = p * t + 4.382995665073395e-1f;
+    p = p * t + 0.5f;
+    float q = 1.0318188928067684e-2f;
+    q = q * t + 1.0186111927032471e-1f;
+    q = q * t + 4.694785177707672e-1f;
+    q = q * t + 1.2025165557861328f;
+    q = q * t + 1.674484133720398f;
+    q = q * t + 1.0f;
+    return p / q;
+}
+
+/* ---- The same in double --------------------------------------------------------- */
+
+#define FA_GAUSS_T_MAX 38.7            /* e^(-t^2/2) < 2^-1075 from t = 38.59 */
+
+FA_INLINE double fa_gauss_t(double x) {
+    int64_t b = fa_i64(x) & INT64_MAX, m = fa_i64(FA_GAUSS_T_MAX);
+    return fa_f64(b < m ? b : m);
+}
+
+FA_INLINE double fa_signed_like(double t, double x) {
+    return fa_f64(fa_i64(t) | (fa_i64(x) & INT64_MIN));
+}
+
+/* Dekker's split keeps 26 significant bits in hi. */
+FA_INLINE double fa_square_err(double t, double z) {
+#ifdef __FMA__
+    return __builtin_fma(t, t, -z);
+#else
+    double hi = fa_f64(fa_i64(t) & (int64_t)0xfffffffff8000000ULL);
+    double lo = t - hi;
+    return ((hi * hi - z) + 2.0 * hi * lo) + lo * lo;
+#endif
+}
+
+/* a = -z/2 >= -748.9 keeps 2^(n+64) normal; the result underflows to 0 from t = 38.59. */
+FA_INLINE double fa_gauss(double t) {
+    double z = t * t;
+    double a = -0.5 * z;
+    double shifted = a * 1.4426950408889634 + FA_SHIFT_D;
+    double n = shifted - FA_SHIFT_D;
+    double r = (a - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    r = fa_muladd_d(-0.5, fa_square_err(t, z), r);
+    return (fa_exp_kernel_d(r) * fa_f64((fa_i64(shifted) + 1023 + 64) << 52)) * 0x1p-64;
+}
+
+/* R(t) on [0, 38.7]: one rational P10(t)/Q11(t), minimax in relative error (7.6e-18 = 0.07
+ * ulp with the coefficients as rounded; all positive; tools/fit_gauss_tail.py). */
+FA_INLINE double fa_norm_sfx(double t) {
+    double p = 2.2363384162632987e-07;
+    p = p * t + 6.961432877574258e-06;
+    p = p * t + 0.00010638365317306284;
+    p = p * t + 0.0010381538673030558;
+    p = p * t + 0.007113919108853136;
+    p = p * t + 0.03563094769724948;
+    p = p * t + 0.13193743294040847;
+    p = p * t + 0.3571222414471925;
+    p = p * t + 0.6793193426026176;
+    p = p * t + 0.8277383426410526;
+    p = p * t + 0.5;
+    double q = 5.605669105847772e-07;
+    q = q * t + 1.7449724482904148e-05;
+    q = q * t + 0.00026722483990948223;
+    q = q * t + 0.002619715561890626;
+    q = q * t + 0.01809749391168273;
+    q = q * t + 0.0918809076346409;
+    q = q * t + 0.34802232047873216;
+    q = q * t + 0.9794563565719382;
+    q = q * t + 2.0004782083710153;
+    q = q * t + 2.8161377455285055;
+    q = q * t + 2.4533612460849707;
+    q = q * t + 1.0;
+    return p / q;
 }
 
 #endif

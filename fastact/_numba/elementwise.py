@@ -13,6 +13,8 @@ exactly as in the op table; a backward returns grad_output * f'(x).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fastact._numba import vecmath
@@ -28,7 +30,6 @@ _SQRT_2_OVER_PI_X2 = CONSTANTS["SQRT_2_OVER_PI_X2"]  # 0.5(1 + tanh(u)) = sigmoi
 _GELU_C_X2 = CONSTANTS["GELU_TANH_C_X2"]
 _GELU_3C = CONSTANTS["GELU_TANH_3C"]
 _GELU_TANH_CUTOFF = CONSTANTS["GELU_TANH_BACKWARD_CUTOFF"]
-_INV_SQRT_2 = CONSTANTS["INV_SQRT_2"]
 _INV_SQRT_2PI = CONSTANTS["INV_SQRT_2PI"]
 
 
@@ -299,14 +300,18 @@ def gelu_tanh_backward(g, x):
 
 @scalar
 def gelu(x):
-    T = type(x)
-    cdf = T(0.5) * vecmath.erfc(-x * T(_INV_SQRT_2))
-    return _no_neg_inf(x) * cdf
+    """x R(t) e^(-t^2/2) for x <= 0, x minus that of -x for x > 0 (the Cython twin explains)."""
+    t = vecmath.gauss_t(x)
+    h = (math.copysign(t, x) * vecmath.norm_sfx(t)) * vecmath.gauss(t)
+    return h if x <= type(x)(0) else x - h
 
 
 @scalar
 def gelu_backward(g, x):
     T = type(x)
-    cdf = T(0.5) * vecmath.erfc(-x * T(_INV_SQRT_2))
-    pdf = T(_INV_SQRT_2PI) * vecmath.exp_neg(T(-0.5) * (x * x))
-    return g * (cdf + _finite(x) * pdf)
+    t = vecmath.gauss_t(x)
+    positive = x > T(0)
+    r = vecmath.norm_sfx(t)
+    u = math.copysign(t, x) * T(_INV_SQRT_2PI) + (-r if positive else r)
+    d = vecmath.gauss(t) * u + (T(1) if positive else T(0))
+    return g * (x if x != x else d)

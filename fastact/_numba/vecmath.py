@@ -32,7 +32,7 @@ def inlined(fn):
     """Register fn for Numba, inlined into its callers at Numba-IR level.
 
     For the op scalars (into the loops) and the primitives too big for LLVM's
-    inliner (erfc, log1p): a call left in the loop stops it vectorising.  IR
+    inliner (log1p): a call left in the loop stops it vectorising.  IR
     inlining costs compile time, so the small helpers stay plain calls.
     A fresh register_jitable per function: one shared ``register_jitable(inline=
     "always")`` object pops ``inline`` on its first use, so every later function
@@ -357,44 +357,6 @@ def _f32(coeffs):
     return tuple(np.float32(c) for c in coeffs)
 
 
-# erfc's rational pieces, highest power first (a leading 1.0 is the monic term).
-# Cephes erfcf (S. Moshier): T(a^2) - 1 on |a| < 1; P, R in 1/a^2 on [1, 2) and beyond.
-_ERFCF_T1 = _f32((7.853861353153693e-5, -8.010193625184903e-4, 5.188327685732524e-3,
-                  -2.685381193529856e-2, 1.128358514861418e-1, -3.761262582423300e-1,
-                  1.28379165726710e-1))
-_ERFCF_P = _f32((2.326819970068386e-2, -1.387039388740657e-1, 3.687424674597105e-1,
-                 -5.824733027278666e-1, 6.210004621745983e-1, -4.944515323274145e-1,
-                 3.404879937665872e-1, -2.741127028184656e-1, 5.638259427386472e-1))
-_ERFCF_R = _f32((-1.047766399936249e1, 1.297719955372516e1, -7.495518717768503e0,
-                 2.921019019210786e0, -1.015265279202700e0, 4.218463358204948e-1,
-                 -2.820767439740514e-1, 5.641895067754075e-1))
-# fdlibm s_erf.c: erf(a) = a + a R/S in a^2 below 0.84375; erx + PA/QA in |a| - 1 below 1.25
-_ERF_R = (-2.37630166566501626084e-05, -5.77027029648944159157e-03,
-          -2.84817495755985104766e-02, -3.25042107247001499370e-01,
-          1.28379167095512558561e-01)
-_ERF_S = (-3.96022827877536812320e-06, 1.32494738004321644526e-04,
-          5.08130628187576562776e-03, 6.50222499887672944485e-02,
-          3.97917223959155352819e-01, 1.0)
-_ERF_PA = (-2.16637559486879084300e-03, 3.54783043256182359371e-02,
-           -1.10894694282396677476e-01, 3.18346619901161753674e-01,
-           -3.72207876035701323847e-01, 4.14856118683748331666e-01,
-           -2.36211856075265944077e-03)
-_ERF_QA = (1.19844998467991074170e-02, 1.36370839120290507362e-02,
-           1.26171219808761642112e-01, 7.18286544141962662868e-02,
-           5.40397917702171048937e-01, 1.06420880400844228286e-01, 1.0)
-# Cephes erfc: exp(a^2) erfc(a) = P/Q on [1.25, 8), R/S beyond
-_ERFC_P = (2.46196981473530512524e-10, 5.64189564831068821977e-1, 7.46321056442269912687e0,
-           4.86371970985681366614e1, 1.96520832956077098242e2, 5.26445194995477358631e2,
-           9.34528527171957607540e2, 1.02755188689515710272e3, 5.57535335369399327526e2)
-_ERFC_Q = (1.0, 1.32281951154744992508e1, 8.67072140885989742329e1, 3.54937778887819891062e2,
-           9.75708501743205489753e2, 1.82390916687909736289e3, 2.24633760818710981792e3,
-           1.65666309194161350182e3, 5.57535340817727675546e2)
-_ERFC_R = (5.64189583547755073984e-1, 1.27536670759978104416e0, 5.01905042251180477414e0,
-           6.16021097993053585195e0, 7.40974269950448939160e0, 2.97886665372100240670e0)
-_ERFC_S = (1.0, 2.26052863220117276590e0, 9.39603524938001434673e0, 1.20489539808096656605e1,
-           1.70814450747565897222e1, 9.60896809063285878198e0, 3.36907645100081516050e0)
-
-
 @scalar
 def log1p_unit_f32(t):
     """log1p(t) for t in [0, 1] only: 2 atanh(s), s = t/(2 + t), the series to s^13 (the
@@ -411,49 +373,83 @@ def log1p_unit_f32(t):
     return s * (p * z) + F(2.0) * s
 
 
-@inlined
-def erfc_f32(a):
-    """Cephes erfcf (S. Moshier): 1 - a T(a^2) for |a| < 1, else exp(-a^2)/|a| P(1/a^2);
-    1 - a T in fdlibm's form with u = T - 1, which does not cancel (the Cython twin
-    explains)."""
-    F = np.float32
-    x = abs(a)
-    z = a * a
-    u = _horner(z, _ERFCF_T1)  # T - 1
-    small = (F(1.0) - (a + a * u) if a < F(0.25)
-             else F(0.5) - (a * u + (a - F(0.5))))
-    q = F(1.0) / max(x, F(1.0))
-    y = q * q
-    big = exp_neg_f32(-z) * q * (_horner(y, _ERFCF_P) if x < F(2.0) else _horner(y, _ERFCF_R))
-    big = F(2.0) - big if a < F(0.0) else big
-    e = small if x < F(1.0) else big
-    return a if a != a else e
+# --- the normal distribution's tail, for exact GELU (the Cython twins explain) ---
+
+GAUSS_T_MAX_F32 = np.float32(14.5)  # e^(-t^2/2) < 2^-150 from t = 14.43
+GAUSS_T_MAX_F64 = 38.7  # e^(-t^2/2) < 2^-1075 from t = 38.61
+_GAUSS_T_MAX_F32_BITS = np.int32(np.float32(GAUSS_T_MAX_F32).view(np.int32))
+_GAUSS_T_MAX_F64_BITS = np.int64(np.float64(GAUSS_T_MAX_F64).view(np.int64))
 
 
-@inlined
-def erfc_f64(a):
-    """fdlibm's s_erf.c below |a| = 1.25 (no cancellation in 1 - erf), Cephes' erfc above
-    with exp(-a^2) corrected by a^2's rounding error (the Cython twin explains)."""
-    x = min(abs(a), 30.0)  # where erfc has long underflowed; keeps the polynomials finite
-    z = x * x
-    t = x - 1.0
-    hi = bits_f64(f64_bits(x) & np.int64(-134217728))  # 26 significant bits: x*x = z + err
-    lo = x - hi
-    err = ((hi * hi - z) + 2.0 * hi * lo) + lo * lo
-    e = exp_neg_f64(-z) * (1.0 - err)
-    small = x < 0.84375
-    mid = x < 1.25
-    below8 = x < 8.0
-    num = (_horner(z, _ERF_R) if small else _horner(t, _ERF_PA) if mid
-           else e * (_horner(x, _ERFC_P) if below8 else _horner(x, _ERFC_R)))
-    den = (_horner(z, _ERF_S) if small else _horner(t, _ERF_QA) if mid
-           else _horner(x, _ERFC_Q) if below8 else _horner(x, _ERFC_S))
-    y = num / den
-    y_small = 1.0 - (a + a * y) if a < 0.25 else 0.5 - (a * y + (a - 0.5))
-    y_mid = 1.0 + (8.45062911510467529297e-01 + y) if a < 0.0 else 1.54937088489532470703e-01 - y
-    y_big = 2.0 - y if a < 0.0 else y
-    y = y_small if small else (y_mid if mid else y_big)
-    return a if a != a else y
+@scalar
+def _square_err_f32(t, z):
+    """t*t - z exactly for z = t*t rounded: Dekker's product, t split into 12-bit halves.
+
+    Exact, so it equals the Cython build's FMA bit for bit.  (``t*t - z`` with
+    contraction allowed is not safe: LLVM may reuse the product z and return 0.)
+    """
+    hi = bits_f32(np.int32(f32_bits(t) & np.int32(-4096)))
+    lo = t - hi
+    return ((hi * hi - z) + np.float32(2.0) * hi * lo) + lo * lo
+
+
+@scalar
+def _square_err_f64(t, z):
+    hi = bits_f64(f64_bits(t) & np.int64(-134217728))  # 26 significant bits
+    lo = t - hi
+    return ((hi * hi - z) + 2.0 * hi * lo) + lo * lo
+
+
+@scalar
+def gauss_f32(t):
+    """e^(-t^2/2) for t in [0, GAUSS_T_MAX_F32]; -t^2/2 = a - lo/2 in the reduced argument."""
+    z = t * t
+    a = np.float32(-0.5) * z
+    shifted = a * np.float32(1.44269504088896341) + _SHIFT_F  # n in the low mantissa bits
+    n = shifted - _SHIFT_F
+    r = (a - n * np.float32(0.693145751953125)) - n * np.float32(1.428606765330187045e-6)
+    r = np.float32(-0.5) * _square_err_f32(t, z) + r
+    scale = bits_f32(np.int32((f32_bits(shifted) + 159) << 23))
+    return (_exp_kernel_f32(r) * scale) * np.float32(2.0 ** -32)
+
+
+@scalar
+def gauss_f64(t):
+    z = t * t
+    a = -0.5 * z
+    shifted = a * 1.4426950408889634 + _SHIFT_D
+    n = shifted - _SHIFT_D
+    r = (a - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10
+    r = -0.5 * _square_err_f64(t, z) + r
+    scale = bits_f64(np.int64((f64_bits(shifted) + 1087) << 52))  # 2^(n + 64)
+    return (_exp_kernel_f64(r) * scale) * 2.0 ** -64
+
+
+# R(t) = e^(t^2/2) Phi(-t): P/Q, highest power first (fastact/_cython/vecmath.h explains)
+_NORM_SFX_P_F32 = _f32((4.116409458220005e-3, 4.063413664698601e-2, 1.832381635904312e-1,
+                        4.382995665073395e-1, 0.5))
+_NORM_SFX_Q_F32 = _f32((1.0318188928067684e-2, 1.0186111927032471e-1, 4.694785177707672e-1,
+                        1.2025165557861328, 1.674484133720398, 1.0))
+_NORM_SFX_P_F64 = (
+    2.2363384162632987e-07, 6.961432877574258e-06, 0.00010638365317306284,
+    0.0010381538673030558, 0.007113919108853136, 0.03563094769724948, 0.13193743294040847,
+    0.3571222414471925, 0.6793193426026176, 0.8277383426410526, 0.5)
+_NORM_SFX_Q_F64 = (
+    5.605669105847772e-07, 1.7449724482904148e-05, 0.00026722483990948223,
+    0.002619715561890626, 0.01809749391168273, 0.0918809076346409, 0.34802232047873216,
+    0.9794563565719382, 2.0004782083710153, 2.8161377455285055, 2.4533612460849707, 1.0)
+
+
+@scalar
+def norm_sfx_f32(t):
+    """R(t) = e^(t^2/2) Phi(-t) on [0, GAUSS_T_MAX_F32]: one rational P4/Q5 in t."""
+    return _horner(t, _NORM_SFX_P_F32) / _horner(t, _NORM_SFX_Q_F32)
+
+
+@scalar
+def norm_sfx_f64(t):
+    """R(t) on [0, GAUSS_T_MAX_F64]: one rational P10/Q11 in t."""
+    return _horner(t, _NORM_SFX_P_F64) / _horner(t, _NORM_SFX_Q_F64)
 
 
 def _by_type(f32, f64):
@@ -490,4 +486,20 @@ expm1_bounded = _by_type(expm1_bounded_f32, expm1_bounded_f64)  # x < 88.37
 log1p = _by_type(log1p_f32, log1p_f64)
 log1p_unit = _by_type(log1p_unit_f32, log1p_f64)  # log1p(t) for t in [0, 1]
 tanh = _by_type(tanh_f32, tanh_f64)
-erfc = _by_type(erfc_f32, erfc_f64)
+gauss = _by_type(gauss_f32, gauss_f64)  # e^(-t^2/2), t in [0, GAUSS_T_MAX]
+norm_sfx = _by_type(norm_sfx_f32, norm_sfx_f64)  # e^(t^2/2) Phi(-t), t in [0, GAUSS_T_MAX]
+
+
+@scalar
+def _gauss_t_f32(x):
+    b = np.int32(f32_bits(x) & np.int32(0x7FFFFFFF))
+    return bits_f32(min(b, _GAUSS_T_MAX_F32_BITS))
+
+
+@scalar
+def _gauss_t_f64(x):
+    b = f64_bits(x) & np.int64(0x7FFFFFFFFFFFFFFF)
+    return bits_f64(min(b, _GAUSS_T_MAX_F64_BITS))
+
+
+gauss_t = _by_type(_gauss_t_f32, _gauss_t_f64)  # min(|x|, GAUSS_T_MAX); NaN gives the maximum
