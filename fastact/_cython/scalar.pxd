@@ -37,6 +37,8 @@ cdef extern from "vecmath.h" nogil:
     float fa_log1p_unitf(float t) noexcept
     float fa_tanhf(float x) noexcept
     double fa_tanh(double x) noexcept
+    float fa_finite_f(float x) noexcept
+    double fa_finite(double x) noexcept
     float fa_gauss_tf(float x) noexcept
     double fa_gauss_t(double x) noexcept
     float fa_signed_like_f(float t, float x) noexcept
@@ -167,10 +169,12 @@ cdef inline real _no_neg_inf(real x) noexcept nogil:
     return -m if x < -m else x
 
 cdef inline real _finite(real x) noexcept nogil:
-    """x with +-inf clamped to +-max (NaN stays NaN), for x * f(x) where f(+-inf) = 0."""
-    cdef real m = _max_finite(x)
-    cdef real y = -m if x < -m else x
-    return m if y > m else y
+    """x with +-inf clamped to +-max, for x * f(x) where f(+-inf) = 0.  NaN becomes +-max:
+    the callers' other operands carry it (vecmath.h's fa_finite says why)."""
+    if real is float:
+        return fa_finite_f(x)
+    else:
+        return fa_finite(x)
 
 cdef inline real _x_sigmoid(real x, real t) noexcept nogil:
     """x * sigmoid(t) for t of x's sign, as one division: (x or x e^-|t|) / (1 + e^-|t|)."""

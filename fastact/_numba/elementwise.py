@@ -55,10 +55,9 @@ def _no_neg_inf(x):
 
 @helper
 def _finite(x):
-    """x with ±inf clamped to ±max (NaN stays NaN), for x * f(x) where f(±inf) = 0."""
-    m = vecmath.max_finite(x)
-    y = -m if x < -m else x
-    return m if y > m else y
+    """x with ±inf clamped to ±max, for x * f(x) where f(±inf) = 0.  NaN becomes ±max: the
+    callers' other operands carry it (the Cython twin's fa_finite says why)."""
+    return vecmath.finite(x)
 
 
 @helper

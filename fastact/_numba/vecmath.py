@@ -502,4 +502,17 @@ def _gauss_t_f64(x):
     return bits_f64(min(b, _GAUSS_T_MAX_F64_BITS))
 
 
+@scalar
+def _finite_f32(x):
+    b = np.int32(f32_bits(x) & np.int32(0x7FFFFFFF))
+    return bits_f32(np.int32(min(b, np.int32(0x7F7FFFFF)) | (f32_bits(x) & np.int32(-2147483648))))
+
+
+@scalar
+def _finite_f64(x):
+    b = f64_bits(x) & np.int64(0x7FFFFFFFFFFFFFFF)
+    return bits_f64(min(b, np.int64(0x7FEFFFFFFFFFFFFF)) | (f64_bits(x) & np.int64(-9223372036854775808)))
+
+
+finite = _by_type(_finite_f32, _finite_f64)  # ±inf clamped to ±max, on the bits (NaN too)
 gauss_t = _by_type(_gauss_t_f32, _gauss_t_f64)  # min(|x|, GAUSS_T_MAX); NaN gives the maximum
