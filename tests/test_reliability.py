@@ -342,6 +342,21 @@ def test_gelu_backends_agree_bit_for_bit(dtype):
         assert np.array_equal(a, b), f"{fn.__name__}: {np.sum(a != b)} differ"
 
 
+def test_gelu_rational_coefficients_approximate_their_function():
+    """The committed R(t) = P/Q tables (tools/fit_gauss_tail.py --check) against mpmath:
+    a mistyped coefficient would show here before it shows in the kernels' ulps."""
+    import importlib.util
+    path = Path(__file__).resolve().parents[1] / "tools" / "fit_gauss_tail.py"
+    spec = importlib.util.spec_from_file_location("fit_gauss_tail", path)
+    tool = importlib.util.module_from_spec(spec)
+    with mp.workdps(mp.mp.dps):  # the tool sets mpmath's precision on import
+        spec.loader.exec_module(tool)
+    with mp.workdps(40):
+        for dtype, bound in (("float32", 2e-8), ("float64", 1e-17)):
+            P, Q = tool.committed(dtype)
+            assert tool.relative_error(P, Q, dtype, n=600) < bound, dtype
+
+
 @pytest.mark.parametrize("dtype", ["bool", "int8", "uint16"])
 def test_reference_backward_with_small_integer_grad_computes_in_float64(dtype):
     """A bool or small-integer array with a float16 (or float32) one gives float64 (fastact's
