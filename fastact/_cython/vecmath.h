@@ -56,6 +56,15 @@ FA_INLINE double fa_muladd_d(double a, double b, double c) {
 #endif
 }
 
+/* t >= 0 with x's sign: copysign in two operations where t's sign bit is known clear. */
+FA_INLINE float fa_signed_like_f(float t, float x) {
+    return fa_f32(fa_i32(t) | (fa_i32(x) & INT32_MIN));
+}
+
+FA_INLINE double fa_signed_like(double t, double x) {
+    return fa_f64(fa_i64(t) | (fa_i64(x) & INT64_MIN));
+}
+
 /* The integral value n (|n| < 2^22) as an int, via the shifter. */
 FA_INLINE int32_t fa_int_f(float n) { return fa_i32(n + FA_SHIFT_F) - fa_i32(FA_SHIFT_F); }
 FA_INLINE int64_t fa_int_d(double n) { return fa_i64(n + FA_SHIFT_D) - fa_i64(FA_SHIFT_D); }
@@ -330,7 +339,7 @@ FA_INLINE float fa_tanhf(float x) {
     float r = (u - n * 0.693145751953125f) - n * 1.428606765330187045e-6f;
     float h = fa_f32((int32_t)(((uint32_t)fa_i32(shifted) + 127u) << 23));  /* 2^n */
     float t = h * fa_expm1_kernel_f(r) + (h - 1.0f);
-    return __builtin_copysignf(t / (t + 2.0f), x);
+    return fa_signed_like_f(t / (t + 2.0f), x);
 }
 
 FA_INLINE double fa_tanh(double x) {
@@ -341,7 +350,7 @@ FA_INLINE double fa_tanh(double x) {
     double r = (u - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
     double h = fa_f64((int64_t)(((uint64_t)fa_i64(shifted) + 1023u) << 52));
     double t = h * fa_expm1_kernel_d(r) + (h - 1.0);
-    return __builtin_copysign(t / (t + 2.0), x);
+    return fa_signed_like(t / (t + 2.0), x);
 }
 
 /* ---- Clamps done on the bits ---------------------------------------------------- */
@@ -376,11 +385,6 @@ FA_INLINE double fa_finite(double x) {
 FA_INLINE float fa_gauss_tf(float x) {
     int32_t b = fa_i32(x) & 0x7fffffff, m = fa_i32(FA_GAUSS_T_MAX_F);
     return fa_f32(b < m ? b : m);
-}
-
-/* t >= 0 with x's sign: copysign in two operations where t's sign bit is known clear. */
-FA_INLINE float fa_signed_like_f(float t, float x) {
-    return fa_f32(fa_i32(t) | (fa_i32(x) & INT32_MIN));
 }
 
 /* t*t - z exactly, for z = t*t rounded: one FMA, or Dekker's exact product (t split into
@@ -437,10 +441,6 @@ FA_INLINE float fa_norm_sfxf(float t) {
 FA_INLINE double fa_gauss_t(double x) {
     int64_t b = fa_i64(x) & INT64_MAX, m = fa_i64(FA_GAUSS_T_MAX);
     return fa_f64(b < m ? b : m);
-}
-
-FA_INLINE double fa_signed_like(double t, double x) {
-    return fa_f64(fa_i64(t) | (fa_i64(x) & INT64_MIN));
 }
 
 /* Dekker's split keeps 26 significant bits in hi. */
