@@ -37,8 +37,8 @@ cdef extern from "vecmath.h" nogil:
     float fa_log1p_unitf(float t) noexcept
     float fa_tanhf(float x) noexcept
     double fa_tanh(double x) noexcept
-    float fa_finite_f(float x) noexcept
-    double fa_finite(double x) noexcept
+    float fa_clamp_abs_f(float x, float m) noexcept
+    double fa_clamp_abs(double x, double m) noexcept
     float fa_gauss_tf(float x) noexcept
     double fa_gauss_t(double x) noexcept
     float fa_signed_like_f(float t, float x) noexcept
@@ -168,13 +168,17 @@ cdef inline real _no_neg_inf(real x) noexcept nogil:
     cdef real m = _max_finite(x)
     return -m if x < -m else x
 
+cdef inline real _clamp_abs(real x, real m) noexcept nogil:
+    """x clamped to [-m, m] on the bits; NaN becomes +-m (vecmath.h's fa_clamp_abs says why)."""
+    if real is float:
+        return fa_clamp_abs_f(x, m)
+    else:
+        return fa_clamp_abs(x, m)
+
 cdef inline real _finite(real x) noexcept nogil:
     """x with +-inf clamped to +-max, for x * f(x) where f(+-inf) = 0.  NaN becomes +-max:
-    the callers' other operands carry it (vecmath.h's fa_finite says why)."""
-    if real is float:
-        return fa_finite_f(x)
-    else:
-        return fa_finite(x)
+    the callers' other operands carry it."""
+    return _clamp_abs(x, _max_finite(x))
 
 cdef inline real _x_sigmoid(real x, real t) noexcept nogil:
     """x * sigmoid(t) for t of x's sign, as one division: (x or x e^-|t|) / (1 + e^-|t|)."""
@@ -348,13 +352,15 @@ cdef inline real gelu_tanh(real x) noexcept nogil:
     return _x_sigmoid(x, _gelu_tanh_arg(x))
 
 cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
-    cdef real t = _gelu_tanh_arg(x)
-    cdef real dt = <real>FA_SQRT_2_OVER_PI_X2 * (<real>1 + <real>FA_GELU_TANH_3C * (x * x))
+    """From x clamped to +-FA_GELU_TANH_BACKWARD_CUTOFF, beyond which s(1 - s) is 0 while
+    x dt would overflow: the formula then gives the limits 1 and 0 itself.  (Numba's twin
+    selects the limits; the same values.  As selects here GCC spent ten operations on them.)"""
+    cdef real xc = _clamp_abs(x, <real>FA_GELU_TANH_BACKWARD_CUTOFF)
+    cdef real t = _gelu_tanh_arg(xc)
+    cdef real dt = <real>FA_SQRT_2_OVER_PI_X2 * (<real>1 + <real>FA_GELU_TANH_3C * (xc * xc))
     cdef real s = _sigmoid(t)
-    cdef real d = s + (x * s * _sigmoid_neg(t)) * dt
-    if _abs(x) >= <real>FA_GELU_TANH_BACKWARD_CUTOFF:  # s*(1-s) is 0 there while x*dt overflows
-        d = <real>1 if x > <real>0 else <real>0
-    return g * d
+    cdef real d = s + (xc * s * _sigmoid_neg(t)) * dt
+    return g * (x if x != x else d)
 
 # From t = min(|x|, FA_GAUSS_T_MAX), where e^(-t^2/2) has underflowed: Phi(-t) = R(t) e^(-t^2/2),
 # R(t) = e^(t^2/2) Phi(-t) one rational in t (vecmath.h's fa_norm_sfx).  No erfc of x/sqrt(2),

@@ -355,19 +355,19 @@ FA_INLINE double fa_tanh(double x) {
 
 /* ---- Clamps done on the bits ---------------------------------------------------- */
 
-/* x with +-inf clamped to +-max, as integers (|x|'s bits against max's, the sign put back):
- * NaN becomes +-max, so the caller must carry x's NaN through another operand.  A clamp
- * as two float selects let GCC thread its tests into the caller's and left up to nine
+/* x clamped to [-m, m] (m > 0) as integers, |x|'s bits against m's with the sign put back:
+ * NaN becomes +-m, so the caller must carry x's NaN through another operand.  A clamp as
+ * two float selects let GCC thread its tests into the caller's and left up to nine
  * compares and blends in a loop (silu's backward) where this leaves three logic operations
  * and an integer minimum. */
-FA_INLINE float fa_finite_f(float x) {
-    int32_t b = fa_i32(x) & INT32_MAX, m = 0x7f7fffff;
-    return fa_f32((b < m ? b : m) | (fa_i32(x) & INT32_MIN));
+FA_INLINE float fa_clamp_abs_f(float x, float m) {
+    int32_t b = fa_i32(x) & INT32_MAX, mb = fa_i32(m);
+    return fa_f32((b < mb ? b : mb) | (fa_i32(x) & INT32_MIN));
 }
 
-FA_INLINE double fa_finite(double x) {
-    int64_t b = fa_i64(x) & INT64_MAX, m = 0x7fefffffffffffffLL;
-    return fa_f64((b < m ? b : m) | (fa_i64(x) & INT64_MIN));
+FA_INLINE double fa_clamp_abs(double x, double m) {
+    int64_t b = fa_i64(x) & INT64_MAX, mb = fa_i64(m);
+    return fa_f64((b < mb ? b : mb) | (fa_i64(x) & INT64_MIN));
 }
 
 /* ---- The normal distribution's tail, for exact GELU ---------------------------- */
