@@ -33,13 +33,6 @@ BACKENDS = fastact.backends()
 ELEMENTWISE = [op for op in OPS if op.kind == "elementwise"]
 ROWS = [OPS_BY_NAME[name] for name in ("softmax", "log_softmax")]
 
-# Kernels whose value at an element depends on where it sits in the array: the compiled
-# loop's vector body and its scalar tail round differently (by up to 3 ulp, within the
-# bound).  A block's tail holds other elements than the whole array's, so blocks of odd
-# sizes cannot reproduce these kernels' bits; test_kernels_depend_on_position records it
-# (a strict xfail: it fails the day the kernels agree, and this set can go).
-# (GELU left the set with its rational-times-exp algorithm, whose products all fuse alike.)
-POSITION_DEPENDENT = {("mish_backward", "cython")}
 
 
 @pytest.fixture(autouse=True)
@@ -119,44 +112,15 @@ def test_elementwise_is_lazy_and_bit_for_bit(fname, params, dtype, backend):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("fname,params", ELEMENTWISE_CALLS)
 def test_elementwise_odd_chunks(fname, params, dtype, backend):
-    """Blocks of 1 and of odd sizes: bit-for-bit, but for the kernels whose scalar tail
-    rounds differently from their vector body (held to the accuracy bound instead)."""
+    """Blocks of 1 and of odd sizes: bit-for-bit.  Every kernel's scalar tail rounds as its
+    vector body does (GELU's and mish's backward did not until their clamps and products
+    were rewritten), so a value does not depend on where it sits in the array."""
     xn = _values((1000,), dtype)
     gn = _values((1000,), dtype, seed=5)
     chunks = ((1, 3, 7, 13, 31, 345, 600),)
     got = _call(fname, params, da.from_array(xn, chunks=chunks),
                 da.from_array(gn, chunks=chunks), backend).compute()
-    expected = _call(fname, params, xn, gn, backend)
-    if (fname, backend) in POSITION_DEPENDENT and not params:
-        op = OPS_BY_NAME[fname.removesuffix("_backward")]
-        if fname.endswith("_backward"):
-            saved = [xn] if op.saved == ("x",) else [expected]
-            errors = backward_errors(op, params, gn, saved, got)[0]
-            assert np.max(errors) <= FAST_MAX_ULPS_BACKWARD
-        else:
-            assert np.max(forward_errors(op, params, xn, got)[0]) <= FAST_MAX_ULPS
-        assert np.array_equal(np.isnan(got), np.isnan(expected))
-    else:
-        _same(got, expected)
-
-
-@pytest.mark.xfail(strict=True, reason="the kernels' scalar tails and vector bodies round "
-                                       "differently: a value depends on its position")
-def test_kernels_depend_on_position():
-    """fastact.<op>(x[i:i+7]) against fastact.<op>(x)[i:i+7], for the set above."""
-    x = values(4096, np.float32)
-    assert {name for name, backend in POSITION_DEPENDENT if backend in BACKENDS}
-    for fname, backend in POSITION_DEPENDENT:
-        if backend not in BACKENDS:
-            continue
-        for dtype in DTYPES:
-            xs = x.astype(dtype)
-            args = (xs, xs) if fname.endswith("_backward") else (xs,)
-            fn = getattr(fastact, fname)
-            whole = fn(*args, backend=backend)
-            parts = np.concatenate([fn(*(a[i:i + 7] for a in args), backend=backend)
-                                    for i in range(0, xs.size, 7)])
-            _same(parts, whole)
+    _same(got, _call(fname, params, xn, gn, backend))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
