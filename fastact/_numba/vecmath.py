@@ -381,13 +381,40 @@ _GAUSS_T_MAX_F32_BITS = np.int32(np.float32(GAUSS_T_MAX_F32).view(np.int32))
 _GAUSS_T_MAX_F64_BITS = np.int64(np.float64(GAUSS_T_MAX_F64).view(np.int64))
 
 
+def _target_has_fma():
+    """Whether the CPU Numba compiles for has FMA: Numba's own setting, else the host's."""
+    from llvmlite import binding
+    from numba.core import config
+    if config.CPU_NAME:  # NUMBA_CPU_NAME: a named (e.g. generic, for portable caches) target
+        return "+fma" in (config.CPU_FEATURES or "").split(",")
+    return bool(binding.get_host_cpu_features().get("fma"))
+
+
+_HAS_FMA = _target_has_fma()  # a compile-time constant to the kernels below
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a*b + c rounded once (llvm.fma): used only where the target has FMA, where it is
+    one instruction (elsewhere LLVM would call libm's fma, one element at a time)."""
+    if not (a == b == c and isinstance(a, types.Float)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return a(a, b, c), codegen
+
+
 @scalar
 def _square_err_f32(t, z):
-    """t*t - z exactly for z = t*t rounded: Dekker's product, t split into 12-bit halves.
-
-    Exact, so it equals the Cython build's FMA bit for bit.  (``t*t - z`` with
-    contraction allowed is not safe: LLVM may reuse the product z and return 0.)
+    """t*t - z exactly for z = t*t rounded: one FMA, or Dekker's product (t split into
+    12-bit halves) where the target has none.  Both exact, so they equal the Cython
+    build's bit for bit.  (``t*t - z`` with contraction allowed is not safe: LLVM may
+    reuse the product z and return 0.)
     """
+    if _HAS_FMA:
+        return _fma(t, t, -z)
     hi = bits_f32(np.int32(f32_bits(t) & np.int32(-4096)))
     lo = t - hi
     return ((hi * hi - z) + np.float32(2.0) * hi * lo) + lo * lo
@@ -395,6 +422,8 @@ def _square_err_f32(t, z):
 
 @scalar
 def _square_err_f64(t, z):
+    if _HAS_FMA:
+        return _fma(t, t, -z)
     hi = bits_f64(f64_bits(t) & np.int64(-134217728))  # 26 significant bits
     lo = t - hi
     return ((hi * hi - z) + 2.0 * hi * lo) + lo * lo
