@@ -39,10 +39,8 @@ cdef extern from "vecmath.h" nogil:
     double fa_tanh(double x) noexcept
     float fa_clamp_abs_f(float x, float m) noexcept
     double fa_clamp_abs(double x, double m) noexcept
-    float fa_gauss_tf(float x) noexcept
-    double fa_gauss_t(double x) noexcept
-    float fa_signed_like_f(float t, float x) noexcept
-    double fa_signed_like(double t, double x) noexcept
+    const float FA_GAUSS_T_MAX_F
+    const double FA_GAUSS_T_MAX
     float fa_gaussf(float t) noexcept
     double fa_gauss(double t) noexcept
     float fa_norm_sfxf(float t) noexcept
@@ -100,19 +98,12 @@ cdef inline real _tanh(real x) noexcept nogil:
     else:
         return fa_tanh(x)
 
-cdef inline real _gauss_t(real x) noexcept nogil:
-    """min(|x|, FA_GAUSS_T_MAX): where e^(-t^2/2) has underflowed.  NaN gives the maximum."""
+cdef inline real _gauss_max(real x) noexcept nogil:
+    """FA_GAUSS_T_MAX in x's type: where e^(-t^2/2) has underflowed."""
     if real is float:
-        return fa_gauss_tf(x)
+        return FA_GAUSS_T_MAX_F
     else:
-        return fa_gauss_t(x)
-
-cdef inline real _signed_like(real t, real x) noexcept nogil:
-    """t >= 0 with x's sign."""
-    if real is float:
-        return fa_signed_like_f(t, x)
-    else:
-        return fa_signed_like(t, x)
+        return FA_GAUSS_T_MAX
 
 cdef inline real _gauss(real t) noexcept nogil:
     """e^(-t^2/2) for t in [0, FA_GAUSS_T_MAX], t^2's rounding error included."""
@@ -362,16 +353,18 @@ cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
     cdef real d = s + (xc * s * _sigmoid_neg(t)) * dt
     return g * (x if x != x else d)
 
-# From t = min(|x|, FA_GAUSS_T_MAX), where e^(-t^2/2) has underflowed: Phi(-t) = R(t) e^(-t^2/2),
+# From x clamped to +-FA_GAUSS_T_MAX, where e^(-t^2/2) has underflowed, and t = |x|: Phi(-t) = R(t) e^(-t^2/2),
 # R(t) = e^(t^2/2) Phi(-t) one rational in t (vecmath.h's fa_norm_sfx).  No erfc of x/sqrt(2),
 # whose rounded argument cost up to x^2/2 ulp in the tail, and one exp for both directions.
 cdef inline real gelu(real x) noexcept nogil:
     """x Phi(-t) for x <= 0; x - x Phi(-x) for x > 0, which cannot cancel (x Phi(-x) <= x/2).
 
     x R(t) is formed first and e^(-t^2/2) multiplied last: a subnormal result rounds once.
-    t is finite for x = +-inf and NaN, so h is too; NaN takes the x - h side of the select."""
-    cdef real t = _gauss_t(x)
-    cdef real h = (_signed_like(t, x) * _norm_sfx(t)) * _gauss(t)
+    The clamped x is finite for x = +-inf and NaN, so h is too; NaN takes the x - h side of
+    the select."""
+    cdef real xc = _clamp_abs(x, _gauss_max(x))
+    cdef real t = _abs(xc)
+    cdef real h = (xc * _norm_sfx(t)) * _gauss(t)
     return h if x <= <real>0 else x - h
 
 cdef inline real gelu_backward(real g, real x) noexcept nogil:
@@ -379,9 +372,10 @@ cdef inline real gelu_backward(real g, real x) noexcept nogil:
     e (x/sqrt(2 pi) + R); for x > 0, 1 + e (x/sqrt(2 pi) - R).  The cancellation near
     x = -0.75 is the derivative's own zero.  Written as two multiply-adds with single-use
     products, so that LLVM (Numba) fuses them as these do."""
-    cdef real t = _gauss_t(x)
+    cdef real xc = _clamp_abs(x, _gauss_max(x))
+    cdef real t = _abs(xc)
     cdef bint positive = x > <real>0
     cdef real r = _norm_sfx(t)
-    r = _muladd(_signed_like(t, x), <real>FA_INV_SQRT_2PI, -r if positive else r)
+    r = _muladd(xc, <real>FA_INV_SQRT_2PI, -r if positive else r)
     cdef real d = _muladd(_gauss(t), r, <real>1 if positive else <real>0)
     return g * (x if x != x else d)

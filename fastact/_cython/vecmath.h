@@ -374,18 +374,11 @@ FA_INLINE double fa_clamp_abs(double x, double m) {
 
 /* GELU(x) = x Phi(x) is computed from t = |x| as e^(-t^2/2) times R(t) = e^(t^2/2) Phi(-t)
  * (below): no erfc of x/sqrt(2), whose rounded argument cost up to x^2/2 ulp in the
- * negative tail (70 at x = -12), and one exp shared with the backward's density.  t is
- * clamped to FA_GAUSS_T_MAX first, where e^(-t^2/2) has underflowed to 0. */
+ * negative tail (70 at x = -12), and one exp shared with the backward's density.  x is
+ * clamped to +-FA_GAUSS_T_MAX first (fa_clamp_abs), where e^(-t^2/2) has underflowed to 0.
+ * (A float select there let GCC compute e^(-t^2/2) from x*x and blend in the constants of
+ * the clamped case at four steps: five blends in GELU's loop where the bit clamp leaves one.) */
 #define FA_GAUSS_T_MAX_F 14.5f         /* e^(-t^2/2) < 2^-150 from t = 14.43 */
-
-/* min(|x|, FA_GAUSS_T_MAX_F), compared as integers (the order of non-negative floats):
- * NaN becomes FA_GAUSS_T_MAX_F, so the caller must carry x's NaN through another operand.
- * (A float select here let GCC compute e^(-t^2/2) from x*x and blend in the constants of the
- * clamped case at four steps: five blends in GELU's loop where this leaves one.) */
-FA_INLINE float fa_gauss_tf(float x) {
-    int32_t b = fa_i32(x) & 0x7fffffff, m = fa_i32(FA_GAUSS_T_MAX_F);
-    return fa_f32(b < m ? b : m);
-}
 
 /* t*t - z exactly, for z = t*t rounded: one FMA, or Dekker's exact product (t split into
  * two halves of 12 significant bits) where the CPU has none.  Both are exact, so the two
@@ -437,11 +430,6 @@ FA_INLINE float fa_norm_sfxf(float t) {
 /* ---- The same in double --------------------------------------------------------- */
 
 #define FA_GAUSS_T_MAX 38.7            /* e^(-t^2/2) < 2^-1075 from t = 38.59 */
-
-FA_INLINE double fa_gauss_t(double x) {
-    int64_t b = fa_i64(x) & INT64_MAX, m = fa_i64(FA_GAUSS_T_MAX);
-    return fa_f64(b < m ? b : m);
-}
 
 /* Dekker's split keeps 26 significant bits in hi. */
 FA_INLINE double fa_square_err(double t, double z) {

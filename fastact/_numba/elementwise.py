@@ -13,8 +13,6 @@ exactly as in the op table; a backward returns grad_output * f'(x).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from fastact._numba import vecmath
@@ -56,7 +54,7 @@ def _no_neg_inf(x):
 @helper
 def _finite(x):
     """x with ±inf clamped to ±max, for x * f(x) where f(±inf) = 0.  NaN becomes ±max: the
-    callers' other operands carry it (the Cython twin's fa_finite says why)."""
+    callers' other operands carry it (the Cython twin's fa_clamp_abs says why)."""
     return vecmath.finite(x)
 
 
@@ -300,17 +298,19 @@ def gelu_tanh_backward(g, x):
 @scalar
 def gelu(x):
     """x R(t) e^(-t^2/2) for x <= 0, x minus that of -x for x > 0 (the Cython twin explains)."""
-    t = vecmath.gauss_t(x)
-    h = (math.copysign(t, x) * vecmath.norm_sfx(t)) * vecmath.gauss(t)
+    xc = vecmath.gauss_x(x)
+    t = abs(xc)
+    h = (xc * vecmath.norm_sfx(t)) * vecmath.gauss(t)
     return h if x <= type(x)(0) else x - h
 
 
 @scalar
 def gelu_backward(g, x):
     T = type(x)
-    t = vecmath.gauss_t(x)
+    xc = vecmath.gauss_x(x)
+    t = abs(xc)
     positive = x > T(0)
     r = vecmath.norm_sfx(t)
-    u = math.copysign(t, x) * T(_INV_SQRT_2PI) + (-r if positive else r)
+    u = xc * T(_INV_SQRT_2PI) + (-r if positive else r)
     d = vecmath.gauss(t) * u + (T(1) if positive else T(0))
     return g * (x if x != x else d)

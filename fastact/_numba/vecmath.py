@@ -377,8 +377,6 @@ def log1p_unit_f32(t):
 
 GAUSS_T_MAX_F32 = np.float32(14.5)  # e^(-t^2/2) < 2^-150 from t = 14.43
 GAUSS_T_MAX_F64 = 38.7  # e^(-t^2/2) < 2^-1075 from t = 38.61
-_GAUSS_T_MAX_F32_BITS = np.int32(np.float32(GAUSS_T_MAX_F32).view(np.int32))
-_GAUSS_T_MAX_F64_BITS = np.int64(np.float64(GAUSS_T_MAX_F64).view(np.int64))
 
 
 def _target_has_fma():
@@ -520,28 +518,38 @@ norm_sfx = _by_type(norm_sfx_f32, norm_sfx_f64)  # e^(t^2/2) Phi(-t), t in [0, G
 
 
 @scalar
-def _gauss_t_f32(x):
-    b = np.int32(f32_bits(x) & np.int32(0x7FFFFFFF))
-    return bits_f32(min(b, _GAUSS_T_MAX_F32_BITS))
+def _clamp_abs_f32(x, m):
+    """x clamped to [-m, m] on the bits (m > 0); NaN becomes ±m (the Cython twin,
+    fa_clamp_abs_f, says why)."""
+    b = np.int32(min(np.int32(f32_bits(x) & np.int32(0x7FFFFFFF)), f32_bits(m)))
+    return bits_f32(np.int32(b | (f32_bits(x) & np.int32(-2147483648))))
 
 
 @scalar
-def _gauss_t_f64(x):
-    b = f64_bits(x) & np.int64(0x7FFFFFFFFFFFFFFF)
-    return bits_f64(min(b, _GAUSS_T_MAX_F64_BITS))
+def _clamp_abs_f64(x, m):
+    b = min(f64_bits(x) & np.int64(0x7FFFFFFFFFFFFFFF), f64_bits(m))
+    return bits_f64(b | (f64_bits(x) & np.int64(-9223372036854775808)))
 
 
 @scalar
 def _finite_f32(x):
-    b = np.int32(f32_bits(x) & np.int32(0x7FFFFFFF))
-    return bits_f32(np.int32(min(b, np.int32(0x7F7FFFFF)) | (f32_bits(x) & np.int32(-2147483648))))
+    return _clamp_abs_f32(x, np.float32(3.4028234663852886e38))
 
 
 @scalar
 def _finite_f64(x):
-    b = f64_bits(x) & np.int64(0x7FFFFFFFFFFFFFFF)
-    return bits_f64(min(b, np.int64(0x7FEFFFFFFFFFFFFF)) | (f64_bits(x) & np.int64(-9223372036854775808)))
+    return _clamp_abs_f64(x, 1.7976931348623157e308)
+
+
+@scalar
+def _gauss_x_f32(x):
+    return _clamp_abs_f32(x, GAUSS_T_MAX_F32)
+
+
+@scalar
+def _gauss_x_f64(x):
+    return _clamp_abs_f64(x, GAUSS_T_MAX_F64)
 
 
 finite = _by_type(_finite_f32, _finite_f64)  # ±inf clamped to ±max, on the bits (NaN too)
-gauss_t = _by_type(_gauss_t_f32, _gauss_t_f64)  # min(|x|, GAUSS_T_MAX); NaN gives the maximum
+gauss_x = _by_type(_gauss_x_f32, _gauss_x_f64)  # x clamped to ±GAUSS_T_MAX (NaN too)
