@@ -1,6 +1,7 @@
 """Every op, forward and backward, on every fastact backend and every installed peer.
 
     pytest bench/bench_ops.py --benchmark-only [--bench-sizes 16 --bench-dtypes float32]
+    pytest bench/bench_ops.py --benchmark-only --bench-ops gelu --bench-inputs uniform
     pytest bench/ --benchmark-only --benchmark-json run.json && python bench/report.py run.json
 
 Groups are ``op|dtype|size``, so pytest-benchmark's tables compare like with like.
@@ -38,7 +39,7 @@ def test_throughput(benchmark_fixture, case, dtype, size, column, out):
     bench = benchmark_fixture
     bench.group = f"{case.label}|{dtype}|2^{size}"
     bench.extra_info.update(bytes=case.bytes(arrays), op=case.label, dtype=dtype, size=size,
-                            column=column + (" out=" if out else ""))
+                            column=column + (" out=" if out else ""), inputs=case.distribution)
     with np.errstate(all="ignore"):  # the NumPy peer's exp overflows to inf, its right limit
         bench(fn)
 

@@ -6,7 +6,8 @@ busy machine hits all alike); the figure is the median over rounds.  GB/s counts
 the bytes of every array read and written; "vs peer" is the best fastact backend
 over the best peer; "of memcpy" its fraction of np.copyto's GB/s on the same bytes.
 Protocol (the default): float32, contiguous, 2^10, 2^16 and 2^22 elements, rows of
-1024 for the row ops, a new output per call (as PyTorch and JAX allocate), one thread,
+1024 for the row ops, x normal with standard deviation 3 (--inputs uniform: on [-10, 10]),
+a new output per call (as PyTorch and JAX allocate), one thread,
 the backend in use (Cython where built; --backends cython,numba adds Numba) against the
 peers installed: NumPy (each op as the NumPy expression a user writes: np.tanh, np.exp...),
 PyTorch and JAX (pip install torch==2.13.0; pip install jax jaxlib).
@@ -14,6 +15,7 @@ PyTorch and JAX (pip install torch==2.13.0; pip install jax jaxlib).
     fastact bench                                      # the default set, ~10 s
     fastact bench --ops gelu,softmax --dtype float64 --sizes 16,22 --threads 2
     fastact bench --ops all --backward --json run.json --plot run.png
+    fastact bench --ops gelu --backward --inputs uniform   # exact GELU, mostly its tail
     fastact bench --dask                               # Dask arrays of 4 GiB: see benchmark_dask
 """
 
@@ -26,7 +28,7 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -42,14 +44,22 @@ PEERS = ("numpy-expr",) + OPTIONAL_PEERS
 PEER_MODULES = {"numpy-expr": "numpy", "torch": "torch", "jax": "jax"}
 
 
+# The inputs' distributions (--inputs): x of every case; grad_output is standard normal.
+INPUTS = {
+    "normal": "x normal with standard deviation 3",
+    "uniform": "x uniform on [-10, 10] (for exact GELU: most inputs in its tail)",
+}
+
+
 @dataclass(frozen=True)
 class Case:
-    """One op, with one parameter set, in one direction."""
+    """One op, with one parameter set, in one direction, on inputs of one distribution."""
 
     op: object               # fastact.catalogue.Op
     params: dict = field(default_factory=dict, hash=False, compare=False)
     choice: str = ""         # label suffix: the parameter set's values, e.g. "tanh"
     backward: bool = False
+    distribution: str = "normal"  # a key of INPUTS
 
     @property
     def label(self) -> str:
@@ -66,7 +76,13 @@ class Case:
 
         rng = np.random.default_rng(0)
         shape = (max(n // ROW, 1), ROW) if self.rows else (n,)
-        x = (rng.standard_normal(shape) * 3).astype(dtype)
+        if self.distribution == "uniform":
+            x = rng.uniform(-10.0, 10.0, shape).astype(dtype)
+        elif self.distribution == "normal":
+            x = (rng.standard_normal(shape) * 3).astype(dtype)
+        else:
+            raise ValueError(f"unknown input distribution {self.distribution!r}; "
+                             f"choose from {', '.join(INPUTS)}")
         if not self.backward:
             return (x,)
         if "y" in self.op.saved or self.op.kind != "elementwise":  # the reference when needed
@@ -599,6 +615,9 @@ def add_arguments(parser):
                              "cython where built, else numba)")
     parser.add_argument("--peers", default=None, help="numpy-expr, torch, jax (default: those installed; "
                                                       "'none' for none)")
+    parser.add_argument("--inputs", choices=sorted(INPUTS), default="normal",
+                        help="the inputs' distribution: " + "; ".join(
+                            f"{k}: {v}" for k, v in INPUTS.items()) + " (default normal)")
     parser.add_argument("--out", action="store_true", help="also time with a preallocated out=")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per case")
     parser.add_argument("--json", metavar="FILE", help="write the raw figures as JSON")
@@ -616,7 +635,7 @@ def _options(args):
     from fastact.cli import parse_dtypes
 
     names = None if args.ops is None else [n.strip() for n in args.ops.split(",") if n.strip()]
-    case_list = cases(names, args.backward)
+    case_list = [replace(case, distribution=args.inputs) for case in cases(names, args.backward)]
     dtypes = parse_dtypes(args.dtype)
     sizes = [int(s) for s in args.sizes.split(",")]
     if any(not 0 <= s <= 28 for s in sizes):
@@ -674,7 +693,7 @@ def run(args) -> int:
     print(legend(peers))
     print(format_table(rows, backends, peers, out=args.out))
     notes = [f"{args.threads} thread(s); medians of {args.rounds} interleaved rounds; "
-             f"total {time.perf_counter() - started:.0f} s."]
+             f"{INPUTS[args.inputs]}; total {time.perf_counter() - started:.0f} s."]
     if "numba" in backends:
         first_calls = sum(r["first_call_seconds"].get("numba", 0.0) for r in rows)
         notes.append(f"Numba's first calls (compiling, or loading its disk cache): "
@@ -695,7 +714,8 @@ def run(args) -> int:
     print("\n".join(notes))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "threads": args.threads, "rows": rows}, f, indent=1)
+            json.dump({"machine": machine(), "threads": args.threads, "inputs": args.inputs,
+                       "rows": rows}, f, indent=1)
         print(f"wrote {args.json}")
     if args.plot:
         plot(rows, backends, peers, args.plot)

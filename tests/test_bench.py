@@ -34,6 +34,37 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     assert isinstance(data["machine"]["cpu"], str) and data["machine"]["cpu"]  # the CPU's name
 
 
+def test_bench_inputs_option_draws_x_from_the_distribution_asked(tmp_path, capsys):
+    """--inputs uniform: x on [-10, 10] for every case (and the JAX peer's saved x, drawn
+    again from the case), said in the notes and the JSON."""
+    from fastact import benchmark
+
+    checked = []
+    for case in benchmark.cases(["gelu", "softmax"], backward=True):
+        uniform = benchmark.replace(case, distribution="uniform")
+        arrays = uniform.inputs(1 << 12, np.float32)
+        if case.backward and "x" not in case.op.saved:
+            continue  # softmax's backward takes y, computed from x
+        x = arrays[1 + case.op.saved.index("x")] if case.backward else arrays[0]
+        assert -10 <= x.min() < -9 and 9 < x.max() <= 10, case.label
+        assert abs(np.mean(np.abs(x) > 5) - 0.5) < 0.05  # not the normal's 10%
+        assert np.array_equal(uniform.inputs(1 << 12, np.float32)[0], arrays[0])  # same draw
+        checked.append(case.label)
+    assert sorted(checked) == ["gelu", "gelu_backward", "softmax"]
+    with pytest.raises(ValueError, match="unknown input distribution 'cauchy'"):
+        benchmark.replace(case, distribution="cauchy").inputs(8, np.float32)
+    out = tmp_path / "run.json"
+    assert cli.main(["bench", "--ops", "gelu", "--sizes", "8", "--backends", "numpy",
+                     "--peers", "none", "--rounds", "1", "--inputs", "uniform",
+                     "--json", str(out)]) == 0
+    assert "x uniform on [-10, 10]" in capsys.readouterr().out
+    assert json.loads(out.read_text())["inputs"] == "uniform"
+    with pytest.raises(SystemExit) as exit_:  # argparse's own refusal of a bad choice
+        cli.main(["bench", "--inputs", "cauchy"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'cauchy'" in capsys.readouterr().err
+
+
 def test_bench_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "run.png"
