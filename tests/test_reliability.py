@@ -342,19 +342,34 @@ def test_gelu_backends_agree_bit_for_bit(dtype):
         assert np.array_equal(a, b), f"{fn.__name__}: {np.sum(a != b)} differ"
 
 
+def _tool(name):
+    """A script of tools/ as a module (it sets mpmath's precision on import: kept local)."""
+    import importlib.util
+    path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    tool = importlib.util.module_from_spec(spec)
+    with mp.workdps(mp.mp.dps):
+        spec.loader.exec_module(tool)
+    return tool
+
+
 def test_gelu_rational_coefficients_approximate_their_function():
     """The committed R(t) = P/Q tables (tools/fit_gauss_tail.py --check) against mpmath:
     a mistyped coefficient would show here before it shows in the kernels' ulps."""
-    import importlib.util
-    path = Path(__file__).resolve().parents[1] / "tools" / "fit_gauss_tail.py"
-    spec = importlib.util.spec_from_file_location("fit_gauss_tail", path)
-    tool = importlib.util.module_from_spec(spec)
-    with mp.workdps(mp.mp.dps):  # the tool sets mpmath's precision on import
-        spec.loader.exec_module(tool)
+    tool = _tool("fit_gauss_tail")
     with mp.workdps(40):
         for dtype, bound in (("float32", 2e-8), ("float64", 1e-17)):
             P, Q = tool.committed(dtype)
             assert tool.relative_error(P, Q, dtype, n=600) < bound, dtype
+
+
+def test_expm1_kernel_coefficients_approximate_their_function():
+    """The committed e^r - 1 kernel tables (tools/fit_expm1_kernel.py --check) against
+    mpmath, at their fit's error: 1.5e-8 and 1.5e-18 (Taylor's were 1.8e-8 and 1.3e-17)."""
+    tool = _tool("fit_expm1_kernel")
+    with mp.workdps(40):
+        for dtype, bound in (("float32", 1.6e-8), ("float64", 2e-18)):
+            assert tool.relative_error(tool.committed(dtype), tool.grid(400)) < bound, dtype
 
 
 @pytest.mark.parametrize("dtype", ["bool", "int8", "uint16"])
