@@ -40,8 +40,10 @@ X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
 PARALLEL_MIN_ELEMENTS = 1 << 16
 # Lets GCC turn selects with floating-point arms into blends (vectorisable) and
 # treat libm as pure.  Neither changes results: they waive FP-exception flags and
-# errno, unlike -ffast-math, whose finite-math and reassociation would.
-SAFE_MATH = ["-fno-trapping-math", "-fno-math-errno"]
+# errno, unlike -ffast-math, whose finite-math and reassociation would.  a*b + c is
+# contracted to one FMA where the variant has FMA: GNU C's default, spelt out because
+# kernels rely on its single rounding (vecmath.h's fa_minus_n_ln2_short_f).
+SAFE_MATH = ["-fno-trapping-math", "-fno-math-errno", "-ffp-contract=fast"]
 # `omp simd` pragmas (the row sums' reductions) work even without OpenMP threads.
 SIMD = ["-fopenmp-simd"]
 

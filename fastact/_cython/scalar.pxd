@@ -73,7 +73,8 @@ cdef inline real _expm1(real x) noexcept nogil:
         return fa_expm1(x)
 
 cdef inline real _expm1_bounded(real x) noexcept nogil:
-    """e^x - 1 where 2^n is finite (x < 88.37 in float): cheaper (vecmath.h says why)."""
+    """e^x - 1 for x <= 0, the only x its callers use: cheaper, and accurate only there
+    (vecmath.h's fa_expm1_f says why)."""
     if real is float:
         return fa_expm1_boundedf(x)
     else:

@@ -103,6 +103,22 @@ def _reduce_f32(x):
 
 
 @scalar
+def _minus_n_ln2_short_f32(x, n):
+    """x - n ln2 with ln2 rounded to float once, in one FMA: for e^x - 1 with x <= 0 and
+    tanh, whose results barely feel r's error |n| 1.9e-9; without FMA (n ln2 would round)
+    the two constants (the Cython twin, fa_minus_n_ln2_short_f, explains)."""
+    if _HAS_FMA:  # contracted to one FMA (fastmath 'contract'), as GCC does the twin
+        return x - n * np.float32(0.693147182464599609375)
+    return (x - n * np.float32(0.693145751953125)) - n * np.float32(1.428606765330187045e-6)
+
+
+@scalar
+def _reduce_short_f32(x):
+    n = (x * np.float32(1.44269504088896341) + _SHIFT_F) - _SHIFT_F
+    return n, _minus_n_ln2_short_f32(x, n)
+
+
+@scalar
 def _reduce_f64(x):
     n = (x * 1.4426950408889634 + _SHIFT_D) - _SHIFT_D
     r = x - n * 6.93147180369123816490e-01
@@ -213,27 +229,35 @@ def exp_neg_f64(x):
 def _expm1_f32(x, wide):
     """2^n (e^r - 1) + (2^n - 1).  ``wide`` (a constant, folded): for n > 0 as
     2 (h (e^r - 1) + (h - 1/2)), h = 2^(n-1), rounded alike but finite at n = 128 (the
-    Cython twin, fa_expm1_f, explains); without it, for x where 2^n is finite (x < 88.37),
-    three operations fewer."""
-    xc = min(max(x, np.float32(-18.0)), np.float32(89.0))
-    n, r = _reduce_f32(xc)
+    Cython twin, fa_expm1_f, explains); without it, for x <= 0 only, three operations
+    fewer and a one-constant reduction."""
+    xc = np.float32(-18.0) if x < np.float32(-18.0) else x  # keeps NaN
+    if wide:
+        xc = np.float32(89.0) if x > np.float32(89.0) else xc
+    n, r = _reduce_f32(xc) if wide else _reduce_short_f32(xc)
     up = np.float32(1.0) if wide and n > np.float32(0.0) else np.float32(0.0)
     h = _pow2_f32(n - up)  # n - up in [-26, 127]: one step, no ldexp
     y = (np.float32(1.0) + up) * (h * _expm1_kernel_f32(r)
                                   + (h - (np.float32(1.0) - np.float32(0.5) * up)))
-    y = _INF_F if x > np.float32(88.72283935546875) else y
-    return x if x != x else y
+    if wide:  # x <= 0 otherwise: no overflow, and a NaN x gives NaN through r
+        y = _INF_F if x > np.float32(88.72283935546875) else y
+        y = x if x != x else y
+    return y
 
 
 @scalar
 def _expm1_f64(x, wide):
-    xc = min(max(x, -38.0), 710.0)
+    xc = -38.0 if x < -38.0 else x
+    if wide:
+        xc = 710.0 if x > 710.0 else xc
     n, r = _reduce_f64(xc)
     up = 1.0 if wide and n > 0.0 else 0.0  # h finite at n = 1024 (_expm1_f32 says why)
     h = _pow2_f64(n - up)  # n - up in [-55, 1023]
     y = (1.0 + up) * (h * _expm1_kernel_f64(r) + (h - (1.0 - 0.5 * up)))
-    y = np.inf if x > 709.782712893384 else y
-    return x if x != x else y
+    if wide:
+        y = np.inf if x > 709.782712893384 else y
+        y = x if x != x else y
+    return y
 
 
 @scalar
@@ -248,7 +272,7 @@ def expm1_f64(x):
 
 @scalar
 def expm1_bounded_f32(x):
-    """e^x - 1 for x < 88.37, where 2^n is finite (elu and selu's x <= 0): cheaper."""
+    """e^x - 1 for x <= 0 (elu, selu, celu with alpha > 0): cheaper, accurate only there."""
     return _expm1_f32(x, False)
 
 
@@ -319,7 +343,7 @@ def tanh_f32(x):
     u = np.float32(2.0) * (np.float32(10.0) if a > np.float32(10.0) else a)  # keeps NaN
     shifted = u * np.float32(1.44269504088896341) + _SHIFT_F
     n = shifted - _SHIFT_F
-    r = (u - n * np.float32(0.693145751953125)) - n * np.float32(1.428606765330187045e-6)
+    r = _minus_n_ln2_short_f32(u, n)
     h = bits_f32(np.int32((f32_bits(shifted) + 127) << 23))  # 2^n, n in [0, 29]
     t = h * _expm1_kernel_f32(r) + (h - np.float32(1.0))
     return math.copysign(t / (t + np.float32(2.0)), x)
@@ -502,7 +526,7 @@ max_finite = _by_type(_max_finite_f32, _max_finite_f64)  # the largest finite va
 exp = _by_type(exp_f32, exp_f64)
 exp_neg = _by_type(exp_neg_f32, exp_neg_f64)
 expm1 = _by_type(expm1_f32, expm1_f64)
-expm1_bounded = _by_type(expm1_bounded_f32, expm1_bounded_f64)  # x < 88.37
+expm1_bounded = _by_type(expm1_bounded_f32, expm1_bounded_f64)  # x <= 0
 log1p = _by_type(log1p_f32, log1p_f64)
 log1p_unit = _by_type(log1p_unit_f32, log1p_f64)  # log1p(t) for t in [0, 1]
 tanh = _by_type(tanh_f32, tanh_f64)
