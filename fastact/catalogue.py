@@ -192,7 +192,7 @@ OPS: tuple[Op, ...] = (
         transcendental=True,
         test_params=({}, {"alpha": 2.0}),
         layer="CELU",
-        sign_split=True,  # alpha > 0: x/alpha <= 0, the bounded expm1 (20-30% faster)
+        sign_split=True,  # alpha > 0: x/alpha <= 0: the bounded expm1 (20-30% faster), exp_neg
     ),
     Op(
         "gelu", "elementwise",

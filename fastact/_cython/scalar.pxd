@@ -257,7 +257,9 @@ cdef inline real celu(real x, real alpha) noexcept nogil:
     return x if x > <real>0 else negative
 
 cdef inline real celu_backward(real g, real x, real alpha) noexcept nogil:
-    cdef real negative = _exp(x / alpha)
+    # alpha > 0: x/alpha <= 0 where it is used, so exp_neg (celu's sign_split, as above)
+    cdef real t = x / alpha
+    cdef real negative = _exp_neg(t) if alpha > <real>0 else _exp(t)
     return g * (<real>1 if x > <real>0 else negative)
 
 # --- sigmoid-shaped ------------------------------------------------------------

@@ -170,7 +170,8 @@ def celu(x, alpha):
 @scalar
 def celu_backward(g, x, alpha):
     T = type(x)
-    return g * (T(1) if x > T(0) else vecmath.exp(x / alpha))
+    t = x / alpha  # alpha > 0: t <= 0 where it is used, so exp_neg (celu says why)
+    return g * (T(1) if x > T(0) else (vecmath.exp_neg(t) if alpha > T(0) else vecmath.exp(t)))
 
 
 # --- sigmoid-shaped ------------------------------------------------------------
