@@ -203,26 +203,26 @@ def exp_f64(x):
 
 @scalar
 def exp_neg_f32(x):
-    """e^x for x <= 0 only: one 2^(n+32) from the bits times 2^-32 (gradual underflow kept)."""
-    xc = max(x, np.float32(-104.0))
+    """e^x for x <= 0 only: one 2^(n+32) from the bits times 2^-32 (gradual underflow kept);
+    x clamped at -110, where those bits are 0 and the result 0 without a select (the Cython
+    twin, fa_exp_negf, explains)."""
+    xc = max(x, np.float32(-110.0))
     shifted = xc * np.float32(1.44269504088896341) + _SHIFT_F  # n in the low mantissa bits
     n = shifted - _SHIFT_F
     r = (xc - n * np.float32(0.693145751953125)) - n * np.float32(1.428606765330187045e-6)
     # (bits + 159) << 23 == (n + 159) << 23: the shift drops the shifter's high bits
     scale = bits_f32(np.int32((f32_bits(shifted) + 159) << 23))
-    y = (_exp_kernel_f32(r) * scale) * np.float32(2.0 ** -32)
-    return np.float32(0.0) if x < np.float32(-104.0) else y
+    return (_exp_kernel_f32(r) * scale) * np.float32(2.0 ** -32)
 
 
 @scalar
 def exp_neg_f64(x):
-    xc = max(x, -746.0)
+    xc = max(x, -753.5)  # n = -1087: 2^(n + 64) is 0 (as in float32)
     shifted = xc * 1.4426950408889634 + _SHIFT_D
     n = shifted - _SHIFT_D
     r = (xc - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10
     scale = bits_f64(np.int64((f64_bits(shifted) + 1087) << 52))  # 2^(n + 64), as in float32
-    y = (_exp_kernel_f64(r) * scale) * 2.0 ** -64
-    return 0.0 if x < -746.0 else y
+    return (_exp_kernel_f64(r) * scale) * 2.0 ** -64
 
 
 @scalar
