@@ -342,6 +342,42 @@ def test_gelu_backends_agree_bit_for_bit(dtype):
         assert np.array_equal(a, b), f"{fn.__name__}: {np.sum(a != b)} differ"
 
 
+def test_kernels_without_fma_hold_their_bounds_and_match_the_baseline_build(tmp_path):
+    """The paths for CPUs without FMA (the two-constant reductions where float32 tanh and
+    expm1 take one FMA, Dekker's product where GELU takes one), which this machine's own
+    builds never run: Numba compiled for a generic x86-64 target, in a subprocess (the
+    target is fixed at import), holds the accuracy bounds, and gives the baseline Cython
+    variant's bits where that variant is built (the default install builds only the best)."""
+    import importlib.util
+    import os
+    code = (
+        "import sys, numpy as np, fastact\n"
+        "from fastact import accuracy, catalogue\n"
+        "from fastact._numba import vecmath\n"
+        "assert not vecmath._HAS_FMA\n"
+        "ops = [o for o in catalogue.OPS if o.name in ('tanh', 'elu', 'celu', 'gelu')]\n"
+        "results = accuracy.report(ops, [np.float32, np.float64], ['numba'], progress=False)\n"
+        "bad = [f for r in results for f in accuracy.failures(r)]\n"
+        "assert not bad, bad\n"
+        "if sys.argv[1] == 'baseline':\n"
+        "    rng = np.random.default_rng(5)\n"
+        "    for dtype in (np.float32, np.float64):\n"
+        "        x = np.concatenate([rng.standard_normal(50_000) * 8, [0.0, -0.0, np.inf,\n"
+        "                            -np.inf, np.nan, 1e-30, -1e-30]]).astype(dtype)\n"
+        "        for name, kw in (('tanh', {}), ('elu', {}), ('celu', {'alpha': 2.0}),\n"
+        "                         ('celu', {'alpha': -1.5}), ('gelu', {})):\n"
+        "            f = getattr(fastact, name)\n"
+        "            a, b = (f(x, **kw, backend=b).view(f'u{x.itemsize}') for b in ('cython', 'numba'))\n"
+        "            assert np.array_equal(a, b), (name, kw, dtype, int(np.sum(a != b)))\n"
+        "print('ok')\n")
+    baseline = importlib.util.find_spec("fastact._cython._kernels_baseline") is not None
+    env = {**os.environ, "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(tmp_path),
+           "FASTACT_CPU_VARIANT": "baseline" if baseline else ""}
+    result = subprocess.run([sys.executable, "-c", code, "baseline" if baseline else "-"],
+                            capture_output=True, text=True, env=env, timeout=900)
+    assert result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
 def _tool(name):
     """A script of tools/ as a module (it sets mpmath's precision on import: kept local)."""
     import importlib.util
