@@ -95,17 +95,26 @@ FA_INLINE double fa_pow2_d(double n) {
     return fa_f64((fa_i64(n + 1023.0 + FA_SHIFT_D) - fa_i64(FA_SHIFT_D)) << 52);
 }
 
-/* x = n ln2 + r with n integral and |r| <= ln2/2 (ln2's high part makes n*hi exact). */
+/* x - n ln2 for integral n, Cody-Waite: ln2 as a high part whose trailing zeros make
+ * n*hi exact, then the low part.  Every exp-based kernel's reduction; those that need
+ * the shifter's bits for 2^n (tanh, exp_neg, gauss) compute n themselves. */
+FA_INLINE float fa_minus_n_ln2_f(float x, float n) {
+    return (x - n * 0.693145751953125f) - n * 1.428606765330187045e-6f;
+}
+
+FA_INLINE double fa_minus_n_ln2_d(double x, double n) {
+    return (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+}
+
+/* x = n ln2 + r with n integral and |r| <= ln2/2. */
 FA_INLINE float fa_reduce_f(float x, float *n) {
     *n = (x * 1.44269504088896341f + FA_SHIFT_F) - FA_SHIFT_F;
-    float r = x - *n * 0.693145751953125f;
-    return r - *n * 1.428606765330187045e-6f;
+    return fa_minus_n_ln2_f(x, *n);
 }
 
 FA_INLINE double fa_reduce_d(double x, double *n) {
     *n = (x * 1.4426950408889634 + FA_SHIFT_D) - FA_SHIFT_D;
-    double r = x - *n * 6.93147180369123816490e-01;
-    return r - *n * 1.90821492927058770002e-10;
+    return fa_minus_n_ln2_d(x, *n);
 }
 
 /* x - n ln2 with ln2 rounded to float once, in one FMA (where fa_reduce_f takes two), for
@@ -122,7 +131,7 @@ FA_INLINE float fa_minus_n_ln2_short_f(float x, float n) {
                   * move tanh's clamp into four blends, 21.8 -> 24.7 cycles per 16) */
     return x - n * 0.693147182464599609375f;
 #else
-    return (x - n * 0.693145751953125f) - n * 1.428606765330187045e-6f;
+    return fa_minus_n_ln2_f(x, n);
 #endif
 }
 
@@ -231,7 +240,7 @@ FA_INLINE float fa_exp_negf(float x) {
     float xc = x < -110.0f ? -110.0f : x;  /* keeps NaN */
     float shifted = xc * 1.44269504088896341f + FA_SHIFT_F;  /* n in the low mantissa bits */
     float n = shifted - FA_SHIFT_F;
-    float r = (xc - n * 0.693145751953125f) - n * 1.428606765330187045e-6f;
+    float r = fa_minus_n_ln2_f(xc, n);
     /* (bits + 159) << 23 == (n + 159) << 23: the shift drops the shifter's high bits */
     return (fa_exp_kernel_f(r) * fa_f32((fa_i32(shifted) + 159) << 23)) * 0x1p-32f;
 }
@@ -240,7 +249,7 @@ FA_INLINE double fa_exp_neg(double x) {
     double xc = x < -753.5 ? -753.5 : x;
     double shifted = xc * 1.4426950408889634 + FA_SHIFT_D;
     double n = shifted - FA_SHIFT_D;
-    double r = (xc - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    double r = fa_minus_n_ln2_d(xc, n);
     return (fa_exp_kernel_d(r) * fa_f64((fa_i64(shifted) + 1023 + 64) << 52)) * 0x1p-64;
 }
 
@@ -392,7 +401,7 @@ FA_INLINE double fa_tanh(double x) {
     double u = 2.0 * (a > 19.5 ? 19.5 : a);
     double shifted = u * 1.4426950408889634 + FA_SHIFT_D;
     double n = shifted - FA_SHIFT_D;
-    double r = (u - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    double r = fa_minus_n_ln2_d(u, n);
     double h = fa_f64((int64_t)(((uint64_t)fa_i64(shifted) + 1023u) << 52));
     double t = h * fa_expm1_kernel_d(r) + (h - 1.0);
     return fa_signed_like(t / (t + 2.0), x);
@@ -447,7 +456,7 @@ FA_INLINE float fa_gaussf(float t) {
     float a = -0.5f * z;
     float shifted = a * 1.44269504088896341f + FA_SHIFT_F;  /* n in the low mantissa bits */
     float n = shifted - FA_SHIFT_F;
-    float r = (a - n * 0.693145751953125f) - n * 1.428606765330187045e-6f;
+    float r = fa_minus_n_ln2_f(a, n);
     r = fa_muladd_f(-0.5f, fa_square_err_f(t, z), r);
     return (fa_exp_kernel_f(r) * fa_f32((fa_i32(shifted) + 159) << 23)) * 0x1p-32f;
 }
@@ -493,7 +502,7 @@ FA_INLINE double fa_gauss(double t) {
     double a = -0.5 * z;
     double shifted = a * 1.4426950408889634 + FA_SHIFT_D;
     double n = shifted - FA_SHIFT_D;
-    double r = (a - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    double r = fa_minus_n_ln2_d(a, n);
     r = fa_muladd_d(-0.5, fa_square_err(t, z), r);
     return (fa_exp_kernel_d(r) * fa_f64((fa_i64(shifted) + 1023 + 64) << 52)) * 0x1p-64;
 }

@@ -95,11 +95,21 @@ def _ldexp_f64(p, n):
 
 
 @scalar
+def _minus_n_ln2_f32(x, n):
+    """x - n ln2 for integral n, Cody-Waite (the Cython twin, fa_minus_n_ln2_f, explains)."""
+    return (x - n * np.float32(0.693145751953125)) - n * np.float32(1.428606765330187045e-6)
+
+
+@scalar
+def _minus_n_ln2_f64(x, n):
+    return (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10
+
+
+@scalar
 def _reduce_f32(x):
     """n and r with x = n ln2 + r, n integral, |r| <= ln2/2."""
     n = (x * np.float32(1.44269504088896341) + _SHIFT_F) - _SHIFT_F
-    r = x - n * np.float32(0.693145751953125)
-    return n, r - n * np.float32(1.428606765330187045e-6)
+    return n, _minus_n_ln2_f32(x, n)
 
 
 @scalar
@@ -109,7 +119,7 @@ def _minus_n_ln2_short_f32(x, n):
     the two constants (the Cython twin, fa_minus_n_ln2_short_f, explains)."""
     if _HAS_FMA:  # contracted to one FMA (fastmath 'contract'), as GCC does the twin
         return x - n * np.float32(0.693147182464599609375)
-    return (x - n * np.float32(0.693145751953125)) - n * np.float32(1.428606765330187045e-6)
+    return _minus_n_ln2_f32(x, n)
 
 
 @scalar
@@ -121,8 +131,7 @@ def _reduce_short_f32(x):
 @scalar
 def _reduce_f64(x):
     n = (x * 1.4426950408889634 + _SHIFT_D) - _SHIFT_D
-    r = x - n * 6.93147180369123816490e-01
-    return n, r - n * 1.90821492927058770002e-10
+    return n, _minus_n_ln2_f64(x, n)
 
 
 # q(r) of the e^r - 1 kernel r + r^2 q(r), highest power first: minimax in the result's
@@ -209,7 +218,7 @@ def exp_neg_f32(x):
     xc = max(x, np.float32(-110.0))
     shifted = xc * np.float32(1.44269504088896341) + _SHIFT_F  # n in the low mantissa bits
     n = shifted - _SHIFT_F
-    r = (xc - n * np.float32(0.693145751953125)) - n * np.float32(1.428606765330187045e-6)
+    r = _minus_n_ln2_f32(xc, n)
     # (bits + 159) << 23 == (n + 159) << 23: the shift drops the shifter's high bits
     scale = bits_f32(np.int32((f32_bits(shifted) + 159) << 23))
     return (_exp_kernel_f32(r) * scale) * np.float32(2.0 ** -32)
@@ -220,7 +229,7 @@ def exp_neg_f64(x):
     xc = max(x, -753.5)  # n = -1087: 2^(n + 64) is 0 (as in float32)
     shifted = xc * 1.4426950408889634 + _SHIFT_D
     n = shifted - _SHIFT_D
-    r = (xc - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10
+    r = _minus_n_ln2_f64(xc, n)
     scale = bits_f64(np.int64((f64_bits(shifted) + 1087) << 52))  # 2^(n + 64), as in float32
     return (_exp_kernel_f64(r) * scale) * 2.0 ** -64
 
@@ -355,7 +364,7 @@ def tanh_f64(x):
     u = 2.0 * (19.5 if a > 19.5 else a)
     shifted = u * 1.4426950408889634 + _SHIFT_D
     n = shifted - _SHIFT_D
-    r = (u - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10
+    r = _minus_n_ln2_f64(u, n)
     h = bits_f64(np.int64((f64_bits(shifted) + 1023) << 52))  # 2^n, n in [0, 57]
     t = h * _expm1_kernel_f64(r) + (h - 1.0)
     return math.copysign(t / (t + 2.0), x)
@@ -451,7 +460,7 @@ def gauss_f32(t):
     a = np.float32(-0.5) * z
     shifted = a * np.float32(1.44269504088896341) + _SHIFT_F  # n in the low mantissa bits
     n = shifted - _SHIFT_F
-    r = (a - n * np.float32(0.693145751953125)) - n * np.float32(1.428606765330187045e-6)
+    r = _minus_n_ln2_f32(a, n)
     r = np.float32(-0.5) * _square_err_f32(t, z) + r
     scale = bits_f32(np.int32((f32_bits(shifted) + 159) << 23))
     return (_exp_kernel_f32(r) * scale) * np.float32(2.0 ** -32)
@@ -463,7 +472,7 @@ def gauss_f64(t):
     a = -0.5 * z
     shifted = a * 1.4426950408889634 + _SHIFT_D
     n = shifted - _SHIFT_D
-    r = (a - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10
+    r = _minus_n_ln2_f64(a, n)
     r = -0.5 * _square_err_f64(t, z) + r
     scale = bits_f64(np.int64((f64_bits(shifted) + 1087) << 52))  # 2^(n + 64)
     return (_exp_kernel_f64(r) * scale) * 2.0 ** -64
