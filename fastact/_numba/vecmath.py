@@ -152,36 +152,37 @@ def _expm1_kernel_f32(r):
 
 
 @scalar
-def _exp_kernel_f32(r):
-    """e^r on |r| <= ln2/2 for float32 exp: degree 6, c0 = c1 = 1, the rest fitted (the
-    Cython twin, fa_exp_kernel_f, explains): two operations fewer than 1 + the e^r - 1
-    kernel, and more accurate."""
-    p = np.float32(1.3751407386735082e-3)
-    p = p * r + np.float32(8.368915878236294e-3)
-    p = p * r + np.float32(4.166953265666962e-2)
-    p = p * r + np.float32(1.66665181517601e-1)
-    p = p * r + np.float32(4.9999988079071045e-1)
-    p = p * r + np.float32(1.0)
-    return p * r + np.float32(1.0)
+def _exp_kernel_f32(r, scale):
+    """e^r on |r| <= ln2/2 for float32 exp, times ``scale`` (a power of two, folded into the
+    coefficients: exactly the unscaled steps times scale): degree 6, c0 = c1 = 1, the rest
+    fitted (the Cython twin, fa_exp_kernel_f, explains): two operations fewer than 1 + the
+    e^r - 1 kernel, and more accurate."""
+    p = np.float32(1.3751407386735082e-3) * scale
+    p = p * r + np.float32(8.368915878236294e-3) * scale
+    p = p * r + np.float32(4.166953265666962e-2) * scale
+    p = p * r + np.float32(1.66665181517601e-1) * scale
+    p = p * r + np.float32(4.9999988079071045e-1) * scale
+    p = p * r + scale
+    return p * r + scale
 
 
 @scalar
-def _exp_kernel_f64(r):
+def _exp_kernel_f64(r, scale):
     """e^r on |r| <= ln2/2 for float64 exp: 1 + r + r^2 q(r), q of degree 9 interpolated
     at Chebyshev nodes (the Cython twin, fa_exp_kernel_d, explains): three operations
-    fewer than 1 + the Taylor e^r - 1 kernel."""
-    p = 2.5100375832561234e-08
-    p = p * r + 2.7620075879983367e-07
-    p = p * r + 2.7557268480310024e-06
-    p = p * r + 2.4801521322368692e-05
-    p = p * r + 1.9841269863040545e-04
-    p = p * r + 1.3888888917196719e-03
-    p = p * r + 8.333333333330065e-03
-    p = p * r + 4.1666666666624164e-02
-    p = p * r + 1.6666666666666669e-01
-    p = p * r + 5.000000000000001e-01
-    p = p * r + 1.0
-    return p * r + 1.0
+    fewer than 1 + the Taylor e^r - 1 kernel.  Times ``scale``, as _exp_kernel_f32."""
+    p = 2.5100375832561234e-08 * scale
+    p = p * r + 2.7620075879983367e-07 * scale
+    p = p * r + 2.7557268480310024e-06 * scale
+    p = p * r + 2.4801521322368692e-05 * scale
+    p = p * r + 1.9841269863040545e-04 * scale
+    p = p * r + 1.3888888917196719e-03 * scale
+    p = p * r + 8.333333333330065e-03 * scale
+    p = p * r + 4.1666666666624164e-02 * scale
+    p = p * r + 1.6666666666666669e-01 * scale
+    p = p * r + 5.000000000000001e-01 * scale
+    p = p * r + scale
+    return p * r + scale
 
 
 @scalar
@@ -194,7 +195,7 @@ def _expm1_kernel_f64(r):
 def exp_f32(x):
     xc = min(max(x, np.float32(-104.0)), np.float32(89.0))
     n, r = _reduce_f32(xc)
-    y = _ldexp_f32(_exp_kernel_f32(r), n)
+    y = _ldexp_f32(_exp_kernel_f32(r, np.float32(1.0)), n)
     y = np.float32(0.0) if x < np.float32(-104.0) else y
     y = _INF_F if x > np.float32(88.72283935546875) else y
     return x if x != x else y
@@ -204,7 +205,7 @@ def exp_f32(x):
 def exp_f64(x):
     xc = min(max(x, -746.0), 710.0)
     n, r = _reduce_f64(xc)
-    y = _ldexp_f64(_exp_kernel_f64(r), n)
+    y = _ldexp_f64(_exp_kernel_f64(r, 1.0), n)
     y = 0.0 if x < -746.0 else y
     y = np.inf if x > 709.782712893384 else y
     return x if x != x else y
@@ -212,16 +213,16 @@ def exp_f64(x):
 
 @scalar
 def exp_neg_f32(x):
-    """e^x for x <= 0 only: one 2^(n+32) from the bits times 2^-32 (gradual underflow kept);
-    x clamped at -110, where those bits are 0 and the result 0 without a select (the Cython
-    twin, fa_exp_negf, explains)."""
+    """e^x for x <= 0 only: e^r 2^-32 (the kernel's scale) times one 2^(n+32) from the bits,
+    rounded once (gradual underflow kept); x clamped at -110, where those bits are 0 and
+    the result 0 without a select (the Cython twin, fa_exp_negf, explains)."""
     xc = max(x, np.float32(-110.0))
     shifted = xc * np.float32(1.44269504088896341) + _SHIFT_F  # n in the low mantissa bits
     n = shifted - _SHIFT_F
     r = _minus_n_ln2_f32(xc, n)
     # (bits + 159) << 23 == (n + 159) << 23: the shift drops the shifter's high bits
     scale = bits_f32(np.int32((f32_bits(shifted) + 159) << 23))
-    return (_exp_kernel_f32(r) * scale) * np.float32(2.0 ** -32)
+    return _exp_kernel_f32(r, np.float32(2.0 ** -32)) * scale
 
 
 @scalar
@@ -231,7 +232,7 @@ def exp_neg_f64(x):
     n = shifted - _SHIFT_D
     r = _minus_n_ln2_f64(xc, n)
     scale = bits_f64(np.int64((f64_bits(shifted) + 1087) << 52))  # 2^(n + 64), as in float32
-    return (_exp_kernel_f64(r) * scale) * 2.0 ** -64
+    return _exp_kernel_f64(r, 2.0 ** -64) * scale
 
 
 @scalar
@@ -463,7 +464,7 @@ def gauss_f32(t):
     r = _minus_n_ln2_f32(a, n)
     r = np.float32(-0.5) * _square_err_f32(t, z) + r
     scale = bits_f32(np.int32((f32_bits(shifted) + 159) << 23))
-    return (_exp_kernel_f32(r) * scale) * np.float32(2.0 ** -32)
+    return _exp_kernel_f32(r, np.float32(2.0 ** -32)) * scale
 
 
 @scalar
@@ -475,7 +476,7 @@ def gauss_f64(t):
     r = _minus_n_ln2_f64(a, n)
     r = -0.5 * _square_err_f64(t, z) + r
     scale = bits_f64(np.int64((f64_bits(shifted) + 1087) << 52))  # 2^(n + 64)
-    return (_exp_kernel_f64(r) * scale) * 2.0 ** -64
+    return _exp_kernel_f64(r, 2.0 ** -64) * scale
 
 
 # R(t) = e^(t^2/2) Phi(-t): P/Q, highest power first (fastact/_cython/vecmath.h explains)
