@@ -145,6 +145,19 @@ cdef inline real _sigmoid_neg(real x) noexcept nogil:
     cdef real r = <real>1 / (<real>1 + e)
     return e * r if x >= <real>0 else r
 
+cdef inline real _sigmoid_pair(real x, real* s_s_neg) noexcept nogil:
+    """sigmoid(x), and sigmoid(x) sigmoid(-x) through the pointer.  With e = e^-|x| and
+    r = 1/(1 + e) the product is e r^2 on both sides of 0: one select (for sigmoid(x)),
+    where sigmoid(x) and sigmoid(-x) took one each (gelu-tanh's backward: 45 -> 42
+    operations in the float loop, the same accuracy).  silu's backward keeps the two: its
+    s (1 + x sigmoid(-x)) measured 4.36 ulp at most on a dense float32 sweep, s + x e r^2
+    4.68 (float64 5.90 against 6.76)."""
+    cdef real e = _exp_neg(-_abs(x))
+    cdef real r = <real>1 / (<real>1 + e)
+    cdef real er = e * r
+    s_s_neg[0] = er * r
+    return r if x >= <real>0 else er
+
 cdef inline real _max_finite(real x) noexcept nogil:
     if real is float:
         return FLT_MAX
@@ -352,8 +365,9 @@ cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
     cdef real xc = _clamp_abs(x, <real>FA_GELU_TANH_BACKWARD_CUTOFF)
     cdef real t = _gelu_tanh_arg(xc)
     cdef real dt = <real>FA_SQRT_2_OVER_PI_X2 * (<real>1 + <real>FA_GELU_TANH_3C * (xc * xc))
-    cdef real s = _sigmoid(t)
-    cdef real d = s + (xc * s * _sigmoid_neg(t)) * dt
+    cdef real s_s_neg
+    cdef real s = _sigmoid_pair(t, &s_s_neg)
+    cdef real d = _muladd(xc * s_s_neg, dt, s)
     return g * (x if x != x else d)
 
 # From x clamped to +-FA_GAUSS_T_MAX, where e^(-t^2/2) has underflowed, and t = |x|: Phi(-t) = R(t) e^(-t^2/2),
