@@ -420,14 +420,16 @@ FA_INLINE double fa_tanh(double x) {
  * NaN becomes +-m, so the caller must carry x's NaN through another operand.  A clamp as
  * two float selects let GCC thread its tests into the caller's and left up to nine
  * compares and blends in a loop (silu's backward) where this leaves three logic operations
- * and an integer minimum. */
+ * and an integer minimum.  |x| is taken with fabs, not by masking the bits: GCC then shares
+ * it with the caller's own |x| (silu's backward 35 -> 32 operations in the float loop,
+ * GELU's -2, mish's backward -3). */
 FA_INLINE float fa_clamp_abs_f(float x, float m) {
-    int32_t b = fa_i32(x) & INT32_MAX, mb = fa_i32(m);
+    int32_t b = fa_i32(__builtin_fabsf(x)), mb = fa_i32(m);
     return fa_f32((b < mb ? b : mb) | (fa_i32(x) & INT32_MIN));
 }
 
 FA_INLINE double fa_clamp_abs(double x, double m) {
-    int64_t b = fa_i64(x) & INT64_MAX, mb = fa_i64(m);
+    int64_t b = fa_i64(__builtin_fabs(x)), mb = fa_i64(m);
     return fa_f64((b < mb ? b : mb) | (fa_i64(x) & INT64_MIN));
 }
 
