@@ -14,7 +14,7 @@ import fastact
 from accuracy import check_backward, check_forward, saved_arrays
 from corpus import DTYPES, call_params, layouts, values
 from fastact import reference
-from fastact.catalogue import OPS
+from fastact.catalogue import OPS, OPS_BY_NAME
 
 BACKENDS = fastact.backends()
 
@@ -67,3 +67,30 @@ def test_row_ops_along_any_axis(backend, op, axis):
     if op.kind == "reduce" and params.get("keepdims"):
         expected = np.expand_dims(np.squeeze(moved, -1), axis)
     np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_row_backwards_of_saved_arrays_no_forward_made(backend, dtype):
+    """log_softmax's backward given some y > 0, logsumexp's given y below a row's max.  Their
+    kernels run an exp for arguments <= 0 (all a forward's y can give), and rows outside
+    that must still take the full exp (rows.h explains); the other rows stay on theirs."""
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((6, 300)) * 4).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    # where the exp for arguments <= 0 gives garbage: its 2^n wraps (x > 96 in float32)
+    large = dtype(95) if dtype == np.float32 else dtype(700)
+    y = np.asarray(reference.log_softmax(x)).astype(dtype)
+    y[1, 7] = 0.75   # one entry above 0
+    y[1, 8] = large
+    y[3] += 2        # a whole row shifted up
+    got = fastact.log_softmax_backward(g, y, backend=backend)
+    check_backward(OPS_BY_NAME["log_softmax"], {}, g, [y], got, f"{backend}:log_softmax_backward")
+
+    lse = np.asarray(reference.logsumexp(x, axis=-1)).astype(dtype)
+    lse[2] -= 3                       # below every large entry of its row
+    lse[4] = x[4].max() - dtype(0.5)  # below the row's max only
+    x[5, 9] = lse[5] + large          # one entry far above its row's (saved) logsumexp
+    gl = rng.standard_normal(lse.shape).astype(dtype)
+    got = fastact.logsumexp_backward(gl, x, lse, backend=backend)
+    check_backward(OPS_BY_NAME["logsumexp"], {}, gl, [x, lse], got, f"{backend}:logsumexp_backward")

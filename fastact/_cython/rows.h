@@ -134,8 +134,33 @@ static inline void fa_softmax_backward_##S(const T *g, const T *y, T *out, ptrdi
     for (ptrdiff_t i = 0; i < n; i++) out[i] = y[i] * (g[i] - dot);                     \
 }                                                                                       \
                                                                                         \
+/* The exps of the two backwards below take arguments <= 0 whenever y is what the forward \
+ * gave (log_softmax's y <= 0; x - logsumexp(x) <= 0), so they run the cheaper exp for   \
+ * arguments <= 0, which gives the same bits there (every float <= 0 and 2^29 doubles,   \
+ * checked; NaN payloads aside) for half the operations, and check the arguments on the  \
+ * way: any other y takes the full exp.  The check costs no pass of its own (one would   \
+ * stream the row from memory once more): log_softmax's rides on the sum of g, and       \
+ * logsumexp's on the exps, redone if it fails.  Float32 rows of 1024 on a Zen 3: 2^16   \
+ * entries 70 -> 47 us and 53 -> 35 us, 2^22 5.2 -> 4.1 ms and 3.6 -> 2.8 ms. */        \
 static inline void fa_log_softmax_backward_##S(const T *g, const T *y, T *out, ptrdiff_t n) { \
-    T total = (T)fa_sum_##S(g, n);                                                      \
+    /* the sum of g as fa_sum, and the check of y in the same pass */                   \
+    double sum = 0;                                                                     \
+    int above = 0;                                                                      \
+    for (ptrdiff_t start = 0; start < n; start += FA_SUM_BLOCK) {                       \
+        ptrdiff_t stop = fa_block_end(start, n);                                        \
+        T part = 0;                                                                     \
+        _Pragma("omp simd reduction(+:part) reduction(|:above)")                        \
+        for (ptrdiff_t i = start; i < stop; i++) {                                      \
+            part += g[i];                                                               \
+            above |= y[i] > 0;                                                          \
+        }                                                                               \
+        sum += part;                                                                    \
+    }                                                                                   \
+    T total = (T)sum;                                                                   \
+    if (!above) {                                                                       \
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = g[i] - EXP_NEG(y[i]) * total;        \
+        return;                                                                         \
+    }                                                                                   \
     for (ptrdiff_t i = 0; i < n; i++) out[i] = g[i] - EXP(y[i]) * total;                \
 }                                                                                       \
                                                                                         \
@@ -144,7 +169,16 @@ static inline void fa_logsumexp_backward_##S(T g, const T *x, T y, T *out, ptrdi
         for (ptrdiff_t i = 0; i < n; i++) out[i] = NAN_;                                \
         return;                                                                         \
     }                                                                                   \
-    for (ptrdiff_t i = 0; i < n; i++) out[i] = g * EXP(x[i] - y);                       \
+    /* checked in the same loop, and redone with the full exp if needed: out never      \
+     * overlaps x (NumPy copies overlapping gufunc operands) */                          \
+    int above = 0;                                                                      \
+    _Pragma("omp simd reduction(|:above)")                                              \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                 \
+        out[i] = g * EXP_NEG(x[i] - y);                                                 \
+        above |= x[i] - y > 0;                                                          \
+    }                                                                                   \
+    if (above)                                                                          \
+        for (ptrdiff_t i = 0; i < n; i++) out[i] = g * EXP(x[i] - y);                   \
 }                                                                                       \
                                                                                         \
 /* prelu's weight gradient over one run of a channel: the sum of x*g where x <= 0 or NaN. \

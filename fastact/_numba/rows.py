@@ -75,6 +75,20 @@ def _dot(a, b):
 
 
 @_reduction
+def _sum_and_any_positive(a, b):
+    """_sum(a), and whether some b[i] > 0 (NaN is not), in one pass over both."""
+    total = 0.0
+    above = False
+    for start in range(0, a.size, BLOCK):
+        s = type(a[0])(0)
+        for i in range(start, min(start + BLOCK, a.size)):
+            s += a[i]
+            above |= b[i] > 0
+        total += s
+    return total, above
+
+
+@_reduction
 def _row_max(x):
     """The maximum of a non-empty row, NaN if it holds a NaN."""
     m = x[0]
@@ -181,11 +195,20 @@ def softmax_backward(g, y, out):
         out[i] = y[i] * (g[i] - dot)
 
 
+# The exps of the two backwards below take arguments <= 0 whenever y is what the forward
+# gave: a check (with the sum of g in log_softmax's) picks the cheaper exp for them, the
+# same bits there (the Cython twin, rows.h, explains); any other y takes the full exp.
+
 @row
 def log_softmax_backward(g, y, out):
     if y.size == 0:
         return
-    total = type(y[0])(_sum(g))
+    total, above = _sum_and_any_positive(g, y)
+    total = type(y[0])(total)
+    if not above:
+        for i in range(y.size):
+            out[i] = g[i] - vecmath.exp_neg(y[i]) * total
+        return
     for i in range(y.size):
         out[i] = g[i] - vecmath.exp(y[i]) * total
 
@@ -195,8 +218,13 @@ def logsumexp_backward(g, x, y, out):
     if y == np.inf:  # a row with +inf has a NaN softmax
         out[:] = np.nan
         return
+    above = False  # checked in the same loop, redone if needed (out never overlaps x)
     for i in range(x.size):
-        out[i] = g * vecmath.exp(x[i] - y)
+        out[i] = g * vecmath.exp_neg(x[i] - y)
+        above |= x[i] - y > 0
+    if above:
+        for i in range(x.size):
+            out[i] = g * vecmath.exp(x[i] - y)
 
 
 
