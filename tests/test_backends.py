@@ -94,3 +94,26 @@ def test_row_backwards_of_saved_arrays_no_forward_made(backend, dtype):
     gl = rng.standard_normal(lse.shape).astype(dtype)
     got = fastact.logsumexp_backward(gl, x, lse, backend=backend)
     check_backward(OPS_BY_NAME["logsumexp"], {}, gl, [x, lse], got, f"{backend}:logsumexp_backward")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pieces", [1, 2, 3, 4, 5, 6, 7, 8, 9, 12])
+def test_maxout_every_group_size_with_ties_and_non_finite(backend, dtype, pieces):
+    """Each group size has its own loop (2 to 8 unrolled, the others general): the first
+    maximum, ties, NaN anywhere in a group, infinities, and grad_output's NaN and sign
+    (g*0), against the reference exactly."""
+    rng = np.random.default_rng(pieces)
+    # small integers: many ties within a group
+    x = rng.integers(-3, 4, (5, 24 * pieces)).astype(dtype)
+    special = np.array([np.nan, np.inf, -np.inf, -0.0], dtype)
+    at = rng.random(x.shape) < 0.08
+    x[at] = rng.choice(special, at.sum())
+    g = rng.standard_normal((5, 24)).astype(dtype)
+    g[0, :3] = [np.nan, -np.inf, -2.0]
+    got = fastact.maxout(x, pieces, backend=backend)
+    np.testing.assert_array_equal(got, reference.maxout(x, pieces).astype(dtype))
+    got_b = fastact.maxout_backward(g, x, pieces, backend=backend)
+    expected_b = reference.maxout_backward(g, x, pieces).astype(dtype)
+    np.testing.assert_array_equal(got_b, expected_b)
+    np.testing.assert_array_equal(np.signbit(got_b), np.signbit(expected_b))
