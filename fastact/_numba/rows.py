@@ -124,15 +124,17 @@ def _log_sum_exp_shifted(x, m):
             for i in range(block.size):
                 v = block[i]
                 e = vecmath.exp_neg(v - m)  # x - m <= 0: the cheaper exp
-                scratch[i] = e if v < m else T(0)
-                maxima += v == m
+                below = v < m  # else v == m: v <= m and no NaN (the Cython twin explains)
+                scratch[i] = e if below else T(0)
+                maxima += not below
             ties += maxima
         else:
             for i in range(block.size):
                 v = block[i]
                 e = vecmath.exp_neg(v - m)
-                scratch[i] = e if v < m else T(0)
-                is_max[i] = T(1) if v == m else T(0)
+                below = v < m
+                scratch[i] = e if below else T(0)
+                is_max[i] = T(0) if below else T(1)
             ties += _sum(is_max[:block.size])
         rest += _sum(scratch[:block.size])
     return vecmath.log1p(rest + np.float64(ties))
