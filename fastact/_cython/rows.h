@@ -52,16 +52,23 @@ static inline T fa_row_max_##S(const T *x, ptrdiff_t n) {                       
     return nan ? NAN_ : m;                                                              \
 }                                                                                       \
                                                                                         \
-/* sum a[i] in double, blockwise */                                                     \
-static inline double fa_sum_##S(const T *a, ptrdiff_t n) {                              \
+/* sum a[i] in double, blockwise, and *above = whether some b[i] > 0 (NaN is not), in   \
+ * one pass over both (log_softmax's backward: its sum and its check) */                \
+static inline double fa_sum_and_any_positive_##S(const T *a, const T *b, ptrdiff_t n,   \
+                                                 int *above) {                          \
     double total = 0;                                                                   \
+    int positive = 0;                                                                   \
     for (ptrdiff_t start = 0; start < n; start += FA_SUM_BLOCK) {                       \
         ptrdiff_t stop = fa_block_end(start, n);                                        \
         T part = 0;                                                                     \
-        _Pragma("omp simd reduction(+:part)")                                           \
-        for (ptrdiff_t i = start; i < stop; i++) part += a[i];                          \
+        _Pragma("omp simd reduction(+:part) reduction(|:positive)")                     \
+        for (ptrdiff_t i = start; i < stop; i++) {                                      \
+            part += a[i];                                                               \
+            positive |= b[i] > 0;                                                       \
+        }                                                                               \
         total += part;                                                                  \
     }                                                                                   \
+    *above = positive;                                                                  \
     return total;                                                                       \
 }                                                                                       \
                                                                                         \
@@ -158,20 +165,8 @@ static inline void fa_softmax_backward_##S(const T *g, const T *y, T *out, ptrdi
  * logsumexp's on the exps, redone if it fails.  Float32 rows of 1024 on a Zen 3: 2^16   \
  * entries 70 -> 47 us and 53 -> 35 us, 2^22 5.2 -> 4.1 ms and 3.6 -> 2.8 ms. */        \
 static inline void fa_log_softmax_backward_##S(const T *g, const T *y, T *out, ptrdiff_t n) { \
-    /* the sum of g as fa_sum, and the check of y in the same pass */                   \
-    double sum = 0;                                                                     \
-    int above = 0;                                                                      \
-    for (ptrdiff_t start = 0; start < n; start += FA_SUM_BLOCK) {                       \
-        ptrdiff_t stop = fa_block_end(start, n);                                        \
-        T part = 0;                                                                     \
-        _Pragma("omp simd reduction(+:part) reduction(|:above)")                        \
-        for (ptrdiff_t i = start; i < stop; i++) {                                      \
-            part += g[i];                                                               \
-            above |= y[i] > 0;                                                          \
-        }                                                                               \
-        sum += part;                                                                    \
-    }                                                                                   \
-    T total = (T)sum;                                                                   \
+    int above;                                                                          \
+    T total = (T)fa_sum_and_any_positive_##S(g, y, n, &above);                          \
     if (!above) {                                                                       \
         for (ptrdiff_t i = 0; i < n; i++) out[i] = g[i] - EXP_NEG(y[i]) * total;        \
         return;                                                                         \
