@@ -31,11 +31,31 @@
 
 #define FA_SHIFT_F 12582912.0f          /* 1.5 * 2^23 */
 #define FA_SHIFT_D 6755399441055744.0   /* 1.5 * 2^52 */
+/* The shifter plus an exponent bias b: y = v + FA_SHIFT_BIASED_F(b) holds round(v) + b in
+ * its low mantissa bits, and bits(y) << 23 is then 2^round(v) (float: bits(FA_SHIFT_F) << 23
+ * is 0 in 32 bits, the shift drops the shifter's own bits; double alike with << 52).  One
+ * integer operation for 2^n where the bits plus b, shifted, took two (tanh, exp_neg and
+ * the Gaussian: one operation fewer in each loop), with the same n as the plain shifter
+ * whenever v is not exactly halfway between integers (never with an FMA: v = x c exactly,
+ * and no float x makes x c a half-integer; the same bits).  b is an odd constant, so a
+ * rounded product (the build without FMA) that lands on a tie can round to the other
+ * neighbour: n one apart, |r| at most ln2/2 either way, as accurate. */
+#define FA_SHIFT_BIASED_F(b) (FA_SHIFT_F + (float)(b))
+#define FA_SHIFT_BIASED_D(b) (FA_SHIFT_D + (double)(b))
 
 FA_INLINE float fa_f32(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
 FA_INLINE int32_t fa_i32(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
 FA_INLINE double fa_f64(int64_t i) { double d; memcpy(&d, &i, 8); return d; }
 FA_INLINE int64_t fa_i64(double d) { int64_t i; memcpy(&i, &d, 8); return i; }
+
+/* 2^n from y = v + FA_SHIFT_BIASED_F(127 + m), n = round(v) + m: bits(y) << 23. */
+FA_INLINE float fa_pow2_from_shifter_f(float y) {
+    return fa_f32((int32_t)((uint32_t)fa_i32(y) << 23));
+}
+
+FA_INLINE double fa_pow2_from_shifter_d(double y) {
+    return fa_f64((int64_t)((uint64_t)fa_i64(y) << 52));
+}
 
 /* a*b + c, fused where the CPU has FMA.  GCC contracts a*b + c on its own in most
  * places, but not after a select feeding the product (as in GELU's backward,
@@ -83,28 +103,22 @@ FA_INLINE double fa_ldexp_d(double p, double n) {
     return (p * fa_f64((fa_int_d(h) + 1023) << 52)) * fa_f64((fa_int_d(k) + 1023) << 52);
 }
 
-/* 2^n for integral n in [-126, 127] (float) / [-1022, 1023] (double): one power of two
- * made in the exponent bits, as fa_ldexp_f's two halves are.  (fa_ldexp_f keeps its own
- * spelling: built on this one, the same bits, exp-based loops measured 4-6% slower.)
- * tanh takes 2^n from the shifter's bits directly (fa_tanhf says why). */
-FA_INLINE float fa_pow2_f(float n) {
-    return fa_f32((fa_i32(n + 127.0f + FA_SHIFT_F) - fa_i32(FA_SHIFT_F)) << 23);
-}
-
-FA_INLINE double fa_pow2_d(double n) {
-    return fa_f64((fa_i64(n + 1023.0 + FA_SHIFT_D) - fa_i64(FA_SHIFT_D)) << 52);
-}
-
 /* x - n ln2 for integral n, Cody-Waite: ln2 as a high part whose trailing zeros make
  * n*hi exact, then the low part.  Every exp-based kernel's reduction; those that need
- * the shifter's bits for 2^n (tanh, exp_neg, gauss) compute n themselves. */
-FA_INLINE float fa_minus_n_ln2_f(float x, float n) {
-    return (x - n * 0.693145751953125f) - n * 1.428606765330187045e-6f;
+ * the shifter's bits for 2^n (tanh, exp_neg, gauss) compute n themselves.  The _scaled
+ * forms give x - n ln2/k for a power of two k (a constant, folded into the constants,
+ * which keep their trailing zeros): the reduction of k x, over k, to the bit (tanh's
+ * 2|x| without the multiply). */
+FA_INLINE float fa_minus_n_ln2_scaled_f(float x, float n, float k) {
+    return (x - n * (0.693145751953125f / k)) - n * (1.428606765330187045e-6f / k);
 }
 
-FA_INLINE double fa_minus_n_ln2_d(double x, double n) {
-    return (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+FA_INLINE double fa_minus_n_ln2_scaled_d(double x, double n, double k) {
+    return (x - n * (6.93147180369123816490e-01 / k)) - n * (1.90821492927058770002e-10 / k);
 }
+
+FA_INLINE float fa_minus_n_ln2_f(float x, float n) { return fa_minus_n_ln2_scaled_f(x, n, 1.0f); }
+FA_INLINE double fa_minus_n_ln2_d(double x, double n) { return fa_minus_n_ln2_scaled_d(x, n, 1.0); }
 
 /* x = n ln2 + r with n integral and |r| <= ln2/2. */
 FA_INLINE float fa_reduce_f(float x, float *n) {
@@ -126,32 +140,37 @@ FA_INLINE double fa_reduce_d(double x, double *n) {
  * both constants.  float(ln2) is within 2.7e-9 relative of ln2; double(ln2) is 0.3 ulp
  * off, so float64 keeps both constants too (one constant put 0.1 ulp on float64 tanh:
  * max 2.14 -> 2.32 against mpmath). */
-FA_INLINE float fa_minus_n_ln2_short_f(float x, float n) {
+FA_INLINE float fa_minus_n_ln2_short_scaled_f(float x, float n, float k) {
 #ifdef __FMA__  /* contracted to one FMA (-ffp-contract=fast; __builtin_fmaf here made GCC
                   * move tanh's clamp into four blends, 21.8 -> 24.7 cycles per 16) */
-    return x - n * 0.693147182464599609375f;
+    return x - n * (0.693147182464599609375f / k);
 #else
-    return fa_minus_n_ln2_f(x, n);
+    return fa_minus_n_ln2_scaled_f(x, n, k);
 #endif
 }
 
-FA_INLINE float fa_reduce_short_f(float x, float *n) {
-    *n = (x * 1.44269504088896341f + FA_SHIFT_F) - FA_SHIFT_F;
-    return fa_minus_n_ln2_short_f(x, *n);
+FA_INLINE float fa_minus_n_ln2_short_f(float x, float n) {
+    return fa_minus_n_ln2_short_scaled_f(x, n, 1.0f);
 }
 
 /* e^r - 1 on |r| <= ln2/2 as r + r^2 q(r), q of degree 4 minimax in the result's relative
  * error (tools/fit_expm1_kernel.py; Numba's _EXPM1_Q_F32 holds the same numbers):
  * 1.5e-8, 0.25 ulp, where Taylor to r^7 took one FMA more for 1.8e-8.  One FMA is
- * ~7% of tanh's loop (26.5 -> 24.8 cycles per 16 floats on a Zen 3). */
-FA_INLINE float fa_expm1_kernel_f(float r) {
-    float p = 0.001389822456985712f;
-    p = p * r + 0.008366040885448456f;
-    p = p * r + 0.04166685417294502f;
-    p = p * r + 0.16666549444198608f;
-    p = p * r + 0.5f;
-    return (p * r) * r + r;
+ * ~7% of tanh's loop (26.5 -> 24.8 cycles per 16 floats on a Zen 3).
+ * With k a power of two (a constant, folded), the result is (e^(k s) - 1)/k: q's
+ * coefficient of s^j times k^(j+1) makes every step exactly the step at r = k s times a
+ * power of two, so the bits are those of the kernel at k s, over k.  tanh takes k = 2
+ * for e^(2|x|) - 1 and saves its multiply by 2. */
+FA_INLINE float fa_expm1_kernel_scaled_f(float s, float k) {
+    float p = 0.001389822456985712f * (k * k * k * k * k);
+    p = p * s + 0.008366040885448456f * (k * k * k * k);
+    p = p * s + 0.04166685417294502f * (k * k * k);
+    p = p * s + 0.16666549444198608f * (k * k);
+    p = p * s + 0.5f * k;
+    return (p * s) * s + s;
 }
+
+FA_INLINE float fa_expm1_kernel_f(float r) { return fa_expm1_kernel_scaled_f(r, 1.0f); }
 
 /* e^r on |r| <= ln2/2 for float e^x: degree 6 with c0 = c1 = 1, the rest fitted to e^r
  * (weighted least squares at Chebyshev nodes): 6 FMAs where 1 + the e^r - 1 kernel takes
@@ -175,20 +194,23 @@ FA_INLINE float fa_exp_kernel_f(float r, float scale) {
  * took one FMA more for 1.3e-17.  (Degree 9, 2.4e-17, saved another FMA, but float64
  * expm1 then measured more results above half an ulp against mpmath: 1,594 against
  * 1,239 of 18,000, max 1.92 against 1.74.) */
-FA_INLINE double fa_expm1_kernel_d(double r) {
-    double p = 2.0878911463726094e-09;
-    p = p * r + 2.5108687353978443e-08;
-    p = p * r + 2.755738704648279e-07;
-    p = p * r + 2.7557245291773544e-06;
-    p = p * r + 2.4801587198218965e-05;
-    p = p * r + 0.0001984126988494475;
-    p = p * r + 0.0013888888888942668;
-    p = p * r + 0.008333333333322158;
-    p = p * r + 0.04166666666666658;
-    p = p * r + 0.16666666666666677;
-    p = p * r + 0.5;
-    return (p * r) * r + r;
+FA_INLINE double fa_expm1_kernel_scaled_d(double s, double k) {  /* as the float one */
+    double k2 = k * k, k3 = k2 * k, k4 = k2 * k2, k8 = k4 * k4;
+    double p = 2.0878911463726094e-09 * (k8 * k3);
+    p = p * s + 2.5108687353978443e-08 * (k8 * k2);
+    p = p * s + 2.755738704648279e-07 * (k8 * k);
+    p = p * s + 2.7557245291773544e-06 * k8;
+    p = p * s + 2.4801587198218965e-05 * (k4 * k3);
+    p = p * s + 0.0001984126988494475 * (k4 * k2);
+    p = p * s + 0.0013888888888942668 * (k4 * k);
+    p = p * s + 0.008333333333322158 * k4;
+    p = p * s + 0.04166666666666658 * k3;
+    p = p * s + 0.16666666666666677 * k2;
+    p = p * s + 0.5 * k;
+    return (p * s) * s + s;
 }
+
+FA_INLINE double fa_expm1_kernel_d(double r) { return fa_expm1_kernel_scaled_d(r, 1.0); }
 
 /* e^r on |r| <= ln2/2 for double e^x: 1 + r + r^2 q(r), q of degree 9 interpolating
  * (e^r - 1 - r)/r^2 at Chebyshev nodes (computed with mpmath), evaluated as one
@@ -245,19 +267,18 @@ FA_INLINE double fa_exp(double x) {
  * (Double: the same at -753.5, n = -1087.) */
 FA_INLINE float fa_exp_negf(float x) {
     float xc = x < -110.0f ? -110.0f : x;  /* keeps NaN */
-    float shifted = xc * 1.44269504088896341f + FA_SHIFT_F;  /* n in the low mantissa bits */
-    float n = shifted - FA_SHIFT_F;
+    float shifted = xc * 1.44269504088896341f + FA_SHIFT_BIASED_F(159);  /* n + 159 */
+    float n = shifted - FA_SHIFT_BIASED_F(159);
     float r = fa_minus_n_ln2_f(xc, n);
-    /* (bits + 159) << 23 == (n + 159) << 23: the shift drops the shifter's high bits */
-    return fa_exp_kernel_f(r, 0x1p-32f) * fa_f32((fa_i32(shifted) + 159) << 23);
+    return fa_exp_kernel_f(r, 0x1p-32f) * fa_pow2_from_shifter_f(shifted);
 }
 
 FA_INLINE double fa_exp_neg(double x) {
     double xc = x < -753.5 ? -753.5 : x;
-    double shifted = xc * 1.4426950408889634 + FA_SHIFT_D;
-    double n = shifted - FA_SHIFT_D;
+    double shifted = xc * 1.4426950408889634 + FA_SHIFT_BIASED_D(1023 + 64);
+    double n = shifted - FA_SHIFT_BIASED_D(1023 + 64);
     double r = fa_minus_n_ln2_d(xc, n);
-    return fa_exp_kernel_d(r, 0x1p-64) * fa_f64((fa_i64(shifted) + 1023 + 64) << 52);
+    return fa_exp_kernel_d(r, 0x1p-64) * fa_pow2_from_shifter_d(shifted);
 }
 
 /* e^x - 1 = 2^n (e^r - 1) + (2^n - 1): exact scaling, accurate near 0.  For n > 0 it is
@@ -271,17 +292,22 @@ FA_INLINE double fa_exp_neg(double x) {
  * x > 0 are discarded), where it folds to the plain 2^n (e^r - 1) + (2^n - 1): three
  * operations fewer, which elu and selu measured (their float32 forward 40% faster).  For
  * x <= 0 it also needs no upper clamp, no overflow to inf and no NaN select (r carries a
- * NaN), and in float the reduction takes one constant (fa_reduce_short_f): elu's float32
+ * NaN), and in float the reduction takes one constant (fa_minus_n_ln2_short_f): elu's float32
  * loop 35 -> 21 operations, 29.9 -> 17.4 cycles per 16 on a Zen 3 (float64 90.8 -> 63.0).
+ * 2^(n - up) comes from the biased shifter's bits (FA_SHIFT_BIASED_F) minus up, exactly,
+ * where it was made from n (n - up + 127 + the shifter, the shifter's bits off, shifted):
+ * elu's float loop 21 -> 17 operations, celu's 69 -> 58, the same bits.
  * The wide form keeps its clamps spelt out whole: sharing the lower one measured 4-7%
  * slower there. */
 FA_INLINE float fa_expm1_f(float x, int wide) {
-    float n;
     /* e^-18 - 1 rounds to -1; without the lower clamp -inf would give NaN */
     float xc = wide ? (x > 89.0f ? 89.0f : (x < -18.0f ? -18.0f : x)) : (x < -18.0f ? -18.0f : x);
-    float r = wide ? fa_reduce_f(xc, &n) : fa_reduce_short_f(xc, &n);
+    float shifted = xc * 1.44269504088896341f + FA_SHIFT_BIASED_F(127);  /* n + 127 */
+    float n = shifted - FA_SHIFT_BIASED_F(127);
+    float r = wide ? fa_minus_n_ln2_f(xc, n) : fa_minus_n_ln2_short_f(xc, n);
     float up = wide && n > 0.0f ? 1.0f : 0.0f;
-    float h = fa_pow2_f(n - up);  /* n - up in [-26, 127]: one step, no ldexp */
+    /* 2^(n - up), n - up in [-26, 127]: one step, no ldexp; shifted - up is exact */
+    float h = fa_pow2_from_shifter_f(shifted - up);
     float y = (1.0f + up) * (h * fa_expm1_kernel_f(r) + (h - (1.0f - 0.5f * up)));
     if (wide) {  /* x <= 0 otherwise: no overflow, and a NaN x gives NaN through r */
         y = x > 88.72283935546875f ? __builtin_inff() : y;
@@ -292,12 +318,13 @@ FA_INLINE float fa_expm1_f(float x, int wide) {
 FA_INLINE float fa_expm1f(float x) { return fa_expm1_f(x, 1); }
 FA_INLINE float fa_expm1_boundedf(float x) { return fa_expm1_f(x, 0); }
 FA_INLINE double fa_expm1_d(double x, int wide) {
-    double n;
     /* e^-38 - 1 rounds to -1 */
     double xc = wide ? (x > 710.0 ? 710.0 : (x < -38.0 ? -38.0 : x)) : (x < -38.0 ? -38.0 : x);
-    double r = fa_reduce_d(xc, &n);
+    double shifted = xc * 1.4426950408889634 + FA_SHIFT_BIASED_D(1023);
+    double n = shifted - FA_SHIFT_BIASED_D(1023);
+    double r = fa_minus_n_ln2_d(xc, n);
     double up = wide && n > 0.0 ? 1.0 : 0.0;
-    double h = fa_pow2_d(n - up);  /* n - up in [-55, 1023] */
+    double h = fa_pow2_from_shifter_d(shifted - up);  /* 2^(n - up), n - up in [-55, 1023] */
     double y = (1.0 + up) * (h * fa_expm1_kernel_d(r) + (h - (1.0 - 0.5 * up)));
     if (wide) {
         y = x > 709.782712893384 ? __builtin_inf() : y;
@@ -386,32 +413,39 @@ FA_INLINE double fa_log1p(double x) {
  * to 1 (10 in float: tanh(9) is still 1 - 2^-24; 19.5 in double), which bounds n to
  * [0, 29] / [0, 57]: 2^n is one power of two made from the shifter's bits, with no
  * clamps or overflow and underflow tests (fa_expm1 needs them); the reduction is written
- * out for those bits (through fa_reduce_f and fa_pow2_f: two operations more, 9-12%
- * slower, the same results), in float with one constant (fa_minus_n_ln2_short_f: 24.8 ->
+ * out for those bits (through fa_reduce_f and a 2^n made from n: two operations more,
+ * 9-12% slower, the same results), in float with one constant (fa_minus_n_ln2_short_f: 24.8 ->
  * 21.8 cycles per 16 on a Zen 3).  The clamp is written a > c ? c : a, which keeps NaN, so
  * the result is NaN without a test; x's sign bit put back (fa_signed_like_f) gives
- * tanh(-0) = -0.  Float: 20 operations where Cephes' polynomial below 0.625 and
- * (1 - e)/(1 + e) above it, both computed and selected, took 33. */
+ * tanh(-0) = -0.  The 2 of 2|x| lives in the constants: n = round(|x| (2/ln2)), the
+ * reduction and the e^r - 1 kernel run on s = r/2 (fa_minus_n_ln2_short_scaled_f,
+ * fa_expm1_kernel_scaled_f) and give t/2, and tanh|x| = (t/2)/(t/2 + 1); every step is the
+ * old one times a power of two, so the bits are those of t/(t + 2) (all 2^32 floats),
+ * for one multiply fewer; with the exponent bias in the shifter (FA_SHIFT_BIASED_F),
+ * one integer operation fewer too: the float loop 23 -> 20 operations.  Float: 18
+ * operations in all, where Cephes' polynomial below 0.625 and (1 - e)/(1 + e) above it,
+ * both computed and selected, took 33. */
 FA_INLINE float fa_tanhf(float x) {
     float a = __builtin_fabsf(x);
-    float u = 2.0f * (a > 10.0f ? 10.0f : a);
-    float shifted = u * 1.44269504088896341f + FA_SHIFT_F;    /* n in the low bits */
-    float n = shifted - FA_SHIFT_F;
-    float r = fa_minus_n_ln2_short_f(u, n);
-    float h = fa_f32((int32_t)(((uint32_t)fa_i32(shifted) + 127u) << 23));  /* 2^n */
-    float t = h * fa_expm1_kernel_f(r) + (h - 1.0f);
-    return fa_signed_like_f(t / (t + 2.0f), x);
+    float ac = a > 10.0f ? 10.0f : a;
+    /* n = round(2|x|/ln2), 2|x| = n ln2 + 2s */
+    float shifted = ac * (2.0f * 1.44269504088896341f) + FA_SHIFT_BIASED_F(127);
+    float n = shifted - FA_SHIFT_BIASED_F(127);
+    float s = fa_minus_n_ln2_short_scaled_f(ac, n, 2.0f);
+    float h = fa_pow2_from_shifter_f(shifted);
+    float half_t = h * fa_expm1_kernel_scaled_f(s, 2.0f) + (h * 0.5f - 0.5f);
+    return fa_signed_like_f(half_t / (half_t + 1.0f), x);
 }
 
 FA_INLINE double fa_tanh(double x) {
     double a = __builtin_fabs(x);
-    double u = 2.0 * (a > 19.5 ? 19.5 : a);
-    double shifted = u * 1.4426950408889634 + FA_SHIFT_D;
-    double n = shifted - FA_SHIFT_D;
-    double r = fa_minus_n_ln2_d(u, n);
-    double h = fa_f64((int64_t)(((uint64_t)fa_i64(shifted) + 1023u) << 52));
-    double t = h * fa_expm1_kernel_d(r) + (h - 1.0);
-    return fa_signed_like(t / (t + 2.0), x);
+    double ac = a > 19.5 ? 19.5 : a;
+    double shifted = ac * (2.0 * 1.4426950408889634) + FA_SHIFT_BIASED_D(1023);
+    double n = shifted - FA_SHIFT_BIASED_D(1023);
+    double s = fa_minus_n_ln2_scaled_d(ac, n, 2.0);
+    double h = fa_pow2_from_shifter_d(shifted);
+    double half_t = h * fa_expm1_kernel_scaled_d(s, 2.0) + (h * 0.5 - 0.5);
+    return fa_signed_like(half_t / (half_t + 1.0), x);
 }
 
 /* ---- Clamps done on the bits ---------------------------------------------------- */
@@ -463,11 +497,11 @@ FA_INLINE float fa_square_err_f(float t, float z) {
 FA_INLINE float fa_gaussf(float t) {
     float z = t * t;
     float a = -0.5f * z;
-    float shifted = a * 1.44269504088896341f + FA_SHIFT_F;  /* n in the low mantissa bits */
-    float n = shifted - FA_SHIFT_F;
+    float shifted = a * 1.44269504088896341f + FA_SHIFT_BIASED_F(159);  /* n + 159 */
+    float n = shifted - FA_SHIFT_BIASED_F(159);
     float r = fa_minus_n_ln2_f(a, n);
     r = fa_muladd_f(-0.5f, fa_square_err_f(t, z), r);
-    return fa_exp_kernel_f(r, 0x1p-32f) * fa_f32((fa_i32(shifted) + 159) << 23);
+    return fa_exp_kernel_f(r, 0x1p-32f) * fa_pow2_from_shifter_f(shifted);
 }
 
 /* R(t) = e^(t^2/2) Phi(-t) for t in [0, FA_GAUSS_T_MAX_F]: from 1/2 at 0 down to about
@@ -509,11 +543,11 @@ FA_INLINE double fa_square_err(double t, double z) {
 FA_INLINE double fa_gauss(double t) {
     double z = t * t;
     double a = -0.5 * z;
-    double shifted = a * 1.4426950408889634 + FA_SHIFT_D;
-    double n = shifted - FA_SHIFT_D;
+    double shifted = a * 1.4426950408889634 + FA_SHIFT_BIASED_D(1023 + 64);
+    double n = shifted - FA_SHIFT_BIASED_D(1023 + 64);
     double r = fa_minus_n_ln2_d(a, n);
     r = fa_muladd_d(-0.5, fa_square_err(t, z), r);
-    return fa_exp_kernel_d(r, 0x1p-64) * fa_f64((fa_i64(shifted) + 1023 + 64) << 52);
+    return fa_exp_kernel_d(r, 0x1p-64) * fa_pow2_from_shifter_d(shifted);
 }
 
 /* R(t) on [0, 38.7]: one rational P10(t)/Q11(t), minimax in relative error (7.6e-18 = 0.07

@@ -62,23 +62,39 @@ bits_f64 = _bitcast(types.int64, types.float64, ir.DoubleType())
 
 _SHIFT_F = np.float32(12582912.0)            # 1.5 * 2^23
 _SHIFT_D = 6755399441055744.0                # 1.5 * 2^52
-_SHIFT_F_BITS = np.int32(0x4B400000)
 _SHIFT_D_BITS = np.int64(0x4338000000000000)
 _INF_F = np.float32(np.inf)
+# The shifter plus an exponent bias: v + _SHIFT_F_127 holds round(v) + 127 in its low
+# mantissa bits, and those bits shifted by 23 are 2^round(v) (the shift drops the
+# shifter's own bits): one integer operation for 2^n (the Cython twin, FA_SHIFT_BIASED_F,
+# explains).  exp_neg and the Gaussian carry 2^32 (2^64) more: their kernels' 2^-32.
+_SHIFT_F_127 = _SHIFT_F + np.float32(127)
+_SHIFT_F_159 = _SHIFT_F + np.float32(127 + 32)
+_SHIFT_D_1023 = _SHIFT_D + 1023.0
+_SHIFT_D_1087 = _SHIFT_D + (1023.0 + 64.0)
+
+
+@scalar
+def _pow2_from_shifter_f32(y):
+    """2^n from y = v + _SHIFT_F_127 (or another bias), n = round(v) (+ the bias's extra)."""
+    return bits_f32(np.int32(f32_bits(y) << 23))
+
+
+@scalar
+def _pow2_from_shifter_f64(y):
+    return bits_f64(np.int64(f64_bits(y) << 52))
 
 
 @scalar
 def _pow2_f32(n):
     """2^n for integral float32 n in [-126, 127]."""
-    t = n + np.float32(127.0) + _SHIFT_F
-    return bits_f32(np.int32((f32_bits(t) - _SHIFT_F_BITS) << 23))
+    return _pow2_from_shifter_f32(n + _SHIFT_F_127)
 
 
 @scalar
 def _pow2_f64(n):
     """2^n for integral float64 n in [-1022, 1023]."""
-    t = n + 1023.0 + _SHIFT_D
-    return bits_f64(np.int64((f64_bits(t) - _SHIFT_D_BITS) << 52))
+    return _pow2_from_shifter_f64(n + _SHIFT_D_1023)
 
 
 @scalar
@@ -95,14 +111,26 @@ def _ldexp_f64(p, n):
 
 
 @scalar
+def _minus_n_ln2_scaled_f32(x, n, k):
+    """x - n ln2/k for integral n and a power of two k (a constant, folded), Cody-Waite
+    (the Cython twin, fa_minus_n_ln2_scaled_f, explains)."""
+    return ((x - n * (np.float32(0.693145751953125) / k))
+            - n * (np.float32(1.428606765330187045e-6) / k))
+
+
+@scalar
+def _minus_n_ln2_scaled_f64(x, n, k):
+    return (x - n * (6.93147180369123816490e-01 / k)) - n * (1.90821492927058770002e-10 / k)
+
+
+@scalar
 def _minus_n_ln2_f32(x, n):
-    """x - n ln2 for integral n, Cody-Waite (the Cython twin, fa_minus_n_ln2_f, explains)."""
-    return (x - n * np.float32(0.693145751953125)) - n * np.float32(1.428606765330187045e-6)
+    return _minus_n_ln2_scaled_f32(x, n, np.float32(1.0))
 
 
 @scalar
 def _minus_n_ln2_f64(x, n):
-    return (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10
+    return _minus_n_ln2_scaled_f64(x, n, 1.0)
 
 
 @scalar
@@ -113,19 +141,18 @@ def _reduce_f32(x):
 
 
 @scalar
-def _minus_n_ln2_short_f32(x, n):
-    """x - n ln2 with ln2 rounded to float once, in one FMA: for e^x - 1 with x <= 0 and
+def _minus_n_ln2_short_scaled_f32(x, n, k):
+    """x - n ln2/k with ln2 rounded to float once, in one FMA: for e^x - 1 with x <= 0 and
     tanh, whose results barely feel r's error |n| 1.9e-9; without FMA (n ln2 would round)
     the two constants (the Cython twin, fa_minus_n_ln2_short_f, explains)."""
     if _HAS_FMA:  # contracted to one FMA (fastmath 'contract'), as GCC does the twin
-        return x - n * np.float32(0.693147182464599609375)
-    return _minus_n_ln2_f32(x, n)
+        return x - n * (np.float32(0.693147182464599609375) / k)
+    return _minus_n_ln2_scaled_f32(x, n, k)
 
 
 @scalar
-def _reduce_short_f32(x):
-    n = (x * np.float32(1.44269504088896341) + _SHIFT_F) - _SHIFT_F
-    return n, _minus_n_ln2_short_f32(x, n)
+def _minus_n_ln2_short_f32(x, n):
+    return _minus_n_ln2_short_scaled_f32(x, n, np.float32(1.0))
 
 
 @scalar
@@ -145,10 +172,27 @@ _EXPM1_Q_F64 = (
     0.16666666666666677, 0.5)
 
 
+def _times_powers(q, k):
+    """q (highest power first) with the coefficient of s^j times k^(j+1), exactly (k a
+    power of two): the e^r - 1 kernel on these, at s, is the kernel at r = k s over k, to
+    the bit (the Cython twin, fa_expm1_kernel_scaled_f, explains)."""
+    return tuple(type(c)(c * k ** (len(q) - i)) for i, c in enumerate(q))
+
+
+_EXPM1_Q_F32_K2 = _times_powers(_EXPM1_Q_F32, 2)
+_EXPM1_Q_F64_K2 = _times_powers(_EXPM1_Q_F64, 2)
+
+
 @scalar
 def _expm1_kernel_f32(r):
     """e^r - 1 on |r| <= ln2/2: r + r^2 q(r), q of degree 4 (1.5e-8 relative)."""
     return (_horner(r, _EXPM1_Q_F32) * r) * r + r
+
+
+@scalar
+def _expm1_half_kernel_f32(s):
+    """(e^(2s) - 1)/2 on |s| <= ln2/4, the bits of _expm1_kernel_f32(2s)/2."""
+    return (_horner(s, _EXPM1_Q_F32_K2) * s) * s + s
 
 
 @scalar
@@ -192,6 +236,11 @@ def _expm1_kernel_f64(r):
 
 
 @scalar
+def _expm1_half_kernel_f64(s):
+    return (_horner(s, _EXPM1_Q_F64_K2) * s) * s + s
+
+
+@scalar
 def exp_f32(x):
     xc = min(max(x, np.float32(-104.0)), np.float32(89.0))
     n, r = _reduce_f32(xc)
@@ -217,22 +266,19 @@ def exp_neg_f32(x):
     rounded once (gradual underflow kept); x clamped at -110, where those bits are 0 and
     the result 0 without a select (the Cython twin, fa_exp_negf, explains)."""
     xc = max(x, np.float32(-110.0))
-    shifted = xc * np.float32(1.44269504088896341) + _SHIFT_F  # n in the low mantissa bits
-    n = shifted - _SHIFT_F
+    shifted = xc * np.float32(1.44269504088896341) + _SHIFT_F_159  # n + 159 in the low bits
+    n = shifted - _SHIFT_F_159
     r = _minus_n_ln2_f32(xc, n)
-    # (bits + 159) << 23 == (n + 159) << 23: the shift drops the shifter's high bits
-    scale = bits_f32(np.int32((f32_bits(shifted) + 159) << 23))
-    return _exp_kernel_f32(r, np.float32(2.0 ** -32)) * scale
+    return _exp_kernel_f32(r, np.float32(2.0 ** -32)) * _pow2_from_shifter_f32(shifted)
 
 
 @scalar
 def exp_neg_f64(x):
     xc = max(x, -753.5)  # n = -1087: 2^(n + 64) is 0 (as in float32)
-    shifted = xc * 1.4426950408889634 + _SHIFT_D
-    n = shifted - _SHIFT_D
+    shifted = xc * 1.4426950408889634 + _SHIFT_D_1087
+    n = shifted - _SHIFT_D_1087
     r = _minus_n_ln2_f64(xc, n)
-    scale = bits_f64(np.int64((f64_bits(shifted) + 1087) << 52))  # 2^(n + 64), as in float32
-    return _exp_kernel_f64(r, 2.0 ** -64) * scale
+    return _exp_kernel_f64(r, 2.0 ** -64) * _pow2_from_shifter_f64(shifted)  # 2^(n + 64)
 
 
 @scalar
@@ -244,9 +290,12 @@ def _expm1_f32(x, wide):
     xc = np.float32(-18.0) if x < np.float32(-18.0) else x  # keeps NaN
     if wide:
         xc = np.float32(89.0) if x > np.float32(89.0) else xc
-    n, r = _reduce_f32(xc) if wide else _reduce_short_f32(xc)
+    shifted = xc * np.float32(1.44269504088896341) + _SHIFT_F_127  # n + 127 in the low bits
+    n = shifted - _SHIFT_F_127
+    r = _minus_n_ln2_f32(xc, n) if wide else _minus_n_ln2_short_f32(xc, n)
     up = np.float32(1.0) if wide and n > np.float32(0.0) else np.float32(0.0)
-    h = _pow2_f32(n - up)  # n - up in [-26, 127]: one step, no ldexp
+    # 2^(n - up), n - up in [-26, 127]: one step, no ldexp; shifted - up is exact
+    h = _pow2_from_shifter_f32(shifted - up)
     y = (np.float32(1.0) + up) * (h * _expm1_kernel_f32(r)
                                   + (h - (np.float32(1.0) - np.float32(0.5) * up)))
     if wide:  # x <= 0 otherwise: no overflow, and a NaN x gives NaN through r
@@ -260,9 +309,11 @@ def _expm1_f64(x, wide):
     xc = -38.0 if x < -38.0 else x
     if wide:
         xc = 710.0 if x > 710.0 else xc
-    n, r = _reduce_f64(xc)
+    shifted = xc * 1.4426950408889634 + _SHIFT_D_1023
+    n = shifted - _SHIFT_D_1023
+    r = _minus_n_ln2_f64(xc, n)
     up = 1.0 if wide and n > 0.0 else 0.0  # h finite at n = 1024 (_expm1_f32 says why)
-    h = _pow2_f64(n - up)  # n - up in [-55, 1023]
+    h = _pow2_from_shifter_f64(shifted - up)  # 2^(n - up), n - up in [-55, 1023]
     y = (1.0 + up) * (h * _expm1_kernel_f64(r) + (h - (1.0 - 0.5 * up)))
     if wide:
         y = np.inf if x > 709.782712893384 else y
@@ -347,28 +398,29 @@ def log1p_f64(x):
 
 @scalar
 def tanh_f32(x):
-    """tanh|x| = t/(t + 2), t = e^(2|x|) - 1, |x| clamped to 10 so that 2^n needs no tests
-    (the Cython twin, fa_tanhf, explains)."""
+    """tanh|x| = t/(t + 2) = (t/2)/(t/2 + 1), t = e^(2|x|) - 1, |x| clamped to 10 so that
+    2^n needs no tests, the 2 of 2|x| folded into the constants (the Cython twin,
+    fa_tanhf, explains)."""
     a = abs(x)
-    u = np.float32(2.0) * (np.float32(10.0) if a > np.float32(10.0) else a)  # keeps NaN
-    shifted = u * np.float32(1.44269504088896341) + _SHIFT_F
-    n = shifted - _SHIFT_F
-    r = _minus_n_ln2_short_f32(u, n)
-    h = bits_f32(np.int32((f32_bits(shifted) + 127) << 23))  # 2^n, n in [0, 29]
-    t = h * _expm1_kernel_f32(r) + (h - np.float32(1.0))
-    return math.copysign(t / (t + np.float32(2.0)), x)
+    ac = np.float32(10.0) if a > np.float32(10.0) else a  # keeps NaN
+    shifted = ac * np.float32(2.0 * 1.44269504088896341) + _SHIFT_F_127  # n = round(2|x|/ln2)
+    n = shifted - _SHIFT_F_127
+    s = _minus_n_ln2_short_scaled_f32(ac, n, np.float32(2.0))  # 2|x| = n ln2 + 2s
+    h = _pow2_from_shifter_f32(shifted)  # 2^n, n in [0, 29]
+    half_t = h * _expm1_half_kernel_f32(s) + (h * np.float32(0.5) - np.float32(0.5))
+    return math.copysign(half_t / (half_t + np.float32(1.0)), x)
 
 
 @scalar
 def tanh_f64(x):
     a = abs(x)
-    u = 2.0 * (19.5 if a > 19.5 else a)
-    shifted = u * 1.4426950408889634 + _SHIFT_D
-    n = shifted - _SHIFT_D
-    r = _minus_n_ln2_f64(u, n)
-    h = bits_f64(np.int64((f64_bits(shifted) + 1023) << 52))  # 2^n, n in [0, 57]
-    t = h * _expm1_kernel_f64(r) + (h - 1.0)
-    return math.copysign(t / (t + 2.0), x)
+    ac = 19.5 if a > 19.5 else a
+    shifted = ac * (2.0 * 1.4426950408889634) + _SHIFT_D_1023
+    n = shifted - _SHIFT_D_1023
+    s = _minus_n_ln2_scaled_f64(ac, n, 2.0)
+    h = _pow2_from_shifter_f64(shifted)  # 2^n, n in [0, 57]
+    half_t = h * _expm1_half_kernel_f64(s) + (h * 0.5 - 0.5)
+    return math.copysign(half_t / (half_t + 1.0), x)
 
 
 @scalar
@@ -459,24 +511,22 @@ def gauss_f32(t):
     """e^(-t^2/2) for t in [0, GAUSS_T_MAX_F32]; -t^2/2 = a - lo/2 in the reduced argument."""
     z = t * t
     a = np.float32(-0.5) * z
-    shifted = a * np.float32(1.44269504088896341) + _SHIFT_F  # n in the low mantissa bits
-    n = shifted - _SHIFT_F
+    shifted = a * np.float32(1.44269504088896341) + _SHIFT_F_159  # n + 159 in the low bits
+    n = shifted - _SHIFT_F_159
     r = _minus_n_ln2_f32(a, n)
     r = np.float32(-0.5) * _square_err_f32(t, z) + r
-    scale = bits_f32(np.int32((f32_bits(shifted) + 159) << 23))
-    return _exp_kernel_f32(r, np.float32(2.0 ** -32)) * scale
+    return _exp_kernel_f32(r, np.float32(2.0 ** -32)) * _pow2_from_shifter_f32(shifted)
 
 
 @scalar
 def gauss_f64(t):
     z = t * t
     a = -0.5 * z
-    shifted = a * 1.4426950408889634 + _SHIFT_D
-    n = shifted - _SHIFT_D
+    shifted = a * 1.4426950408889634 + _SHIFT_D_1087
+    n = shifted - _SHIFT_D_1087
     r = _minus_n_ln2_f64(a, n)
     r = -0.5 * _square_err_f64(t, z) + r
-    scale = bits_f64(np.int64((f64_bits(shifted) + 1087) << 52))  # 2^(n + 64)
-    return _exp_kernel_f64(r, 2.0 ** -64) * scale
+    return _exp_kernel_f64(r, 2.0 ** -64) * _pow2_from_shifter_f64(shifted)  # 2^(n + 64)
 
 
 # R(t) = e^(t^2/2) Phi(-t): P/Q, highest power first (fastact/_cython/vecmath.h explains)
