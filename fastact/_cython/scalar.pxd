@@ -39,6 +39,8 @@ cdef extern from "vecmath.h" nogil:
     double fa_tanh(double x) noexcept
     float fa_clamp_abs_f(float x, float m) noexcept
     double fa_clamp_abs(double x, double m) noexcept
+    float fa_select_bits_f(int c, float a, float b) noexcept
+    double fa_select_bits_d(int c, double a, double b) noexcept
     const float FA_GAUSS_T_MAX_F
     const double FA_GAUSS_T_MAX
     float fa_gaussf(float t) noexcept
@@ -180,6 +182,14 @@ cdef inline real _clamp_abs(real x, real m) noexcept nogil:
     else:
         return fa_clamp_abs(x, m)
 
+cdef inline real _select_bits(bint c, real a, real b) noexcept nogil:
+    """a if c else b, on the bits: the caller's g * (...) stays one multiply (vecmath.h's
+    fa_select_bits says why)."""
+    if real is float:
+        return fa_select_bits_f(c, a, b)
+    else:
+        return fa_select_bits_d(c, a, b)
+
 cdef inline real _finite(real x) noexcept nogil:
     """x with +-inf clamped to +-max, for x * f(x) where f(+-inf) = 0.  NaN becomes +-max:
     the callers' other operands carry it."""
@@ -197,7 +207,7 @@ cdef inline real relu(real x) noexcept nogil:
     return x if ((x > <real>0) | (x != x)) else <real>0
 
 cdef inline real relu_backward(real g, real x) noexcept nogil:
-    return g * (<real>1 if x > <real>0 else (x if x != x else <real>0))
+    return g * _select_bits(x > <real>0, <real>1, _select_bits(x != x, x, <real>0))
 
 cdef inline real leaky_relu(real x, real s) noexcept nogil:
     if (x > <real>0) | (x != x):
@@ -205,7 +215,7 @@ cdef inline real leaky_relu(real x, real s) noexcept nogil:
     return s * x if s != <real>0 else <real>0  # the limit 0 at -inf when s = 0, not 0*inf
 
 cdef inline real leaky_relu_backward(real g, real x, real s) noexcept nogil:
-    return g * (<real>1 if x > <real>0 else (x if x != x else s))
+    return g * _select_bits(x > <real>0, <real>1, _select_bits(x != x, x, s))
 
 cdef inline real hardsigmoid(real x) noexcept nogil:
     if x <= <real>-3:
@@ -215,7 +225,8 @@ cdef inline real hardsigmoid(real x) noexcept nogil:
     return x / <real>6 + <real>0.5
 
 cdef inline real hardsigmoid_backward(real g, real x) noexcept nogil:
-    cdef real d = (<real>1 / <real>6) if ((x > <real>-3) & (x < <real>3)) else (x if x != x else <real>0)
+    cdef real d = _select_bits((x > <real>-3) & (x < <real>3), <real>1 / <real>6,
+                               _select_bits(x != x, x, <real>0))
     return g * d
 
 cdef inline real hardswish(real x) noexcept nogil:

@@ -467,6 +467,21 @@ FA_INLINE double fa_clamp_abs(double x, double m) {
     return fa_f64((b < mb ? b : mb) | (fa_i64(x) & INT64_MIN));
 }
 
+/* a where c holds, else b, made on the bits (a mask from c, and, and-not, or; GCC may fuse
+ * them into one blend).  For the piecewise derivatives g * (1, 0, x's NaN, ...): as float
+ * selects, GCC moved the multiply by g into every arm and selected among the products
+ * (relu's backward: 3 multiplies, 4 compares and 3 blends in the float loop); a select on
+ * the bits it leaves whole.  The same bits. */
+FA_INLINE float fa_select_bits_f(int c, float a, float b) {
+    int32_t m = -(int32_t)(c != 0);
+    return fa_f32((fa_i32(a) & m) | (fa_i32(b) & ~m));
+}
+
+FA_INLINE double fa_select_bits_d(int c, double a, double b) {
+    int64_t m = -(int64_t)(c != 0);
+    return fa_f64((fa_i64(a) & m) | (fa_i64(b) & ~m));
+}
+
 /* ---- The normal distribution's tail, for exact GELU ---------------------------- */
 
 /* GELU(x) = x Phi(x) is computed from t = |x| as e^(-t^2/2) times R(t) = e^(t^2/2) Phi(-t)
