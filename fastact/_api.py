@@ -43,18 +43,21 @@ def _checked_params(fname: str, op: Op, values: tuple, x) -> tuple:
     return v.check_params(fname, op.params, values, x)
 
 
-def _direct(compiled, kernel: str, arrays: tuple, params: tuple = (), out_core_length=-1):
+def _direct(compiled, kernel: str, arrays: tuple, params: tuple = (), out_core_length=-1,
+            out=None):
     """The result of the common case, computed by the backend's ufunc loop itself without
     NumPy's dispatch (fastact._fastcall: the same loop, so the same bits), else None.
 
-    The common case: no out=, exact ndarrays of one native float32/float64 dtype,
-    contiguous alike, of one shape (a gufunc's: along the last axis), and checked
-    parameters that are Python floats within the dtype's range.
+    The common case: exact ndarrays of one native float32/float64 dtype, contiguous
+    alike, of one shape (a gufunc's: along the last axis), checked parameters that are
+    Python floats within the dtype's range, and no out= or one of that kind that overlaps
+    no input (an elementwise op's may be the input itself).  Anything else, and every
+    error, takes the general path.
     """
     if _loop_call is None or compiled is None:
         return None
     return _loop_call(compiled.ufunc(kernel, arrays[-1].size), arrays, params,
-                      out_core_length)
+                      out_core_length, out)
 
 
 def _elementwise(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, params: tuple,
@@ -63,9 +66,9 @@ def _elementwise(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, p
     op's checked scalar ``params``."""
     compiled = _dispatch.module(backend)
     x = arrays[-1]
-    if out is None and type(x) is _ndarray and compiled is not None and _loop_call is not None:
+    if type(x) is _ndarray and compiled is not None and _loop_call is not None:
         # the common case (see _direct), spelled out: small calls are mostly this overhead
-        result = _loop_call(compiled.ufunc(kernel, x.size), arrays, params, -1)
+        result = _loop_call(compiled.ufunc(kernel, x.size), arrays, params, -1, out)
         if result is not None:
             return result
     if _dask.wanted(arrays):  # Dask arrays and xarray objects: a lazy graph (fastact._dask)
@@ -129,10 +132,10 @@ def _rows(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, axis, ou
     """The softmax family: the gufunc (n)->(n) or (n),(n)->(n) along ``axis``."""
     compiled = _dispatch.module(backend)
     x = arrays[-1]
-    if (out is None and type(axis) is int and axis == -1 and type(x) is _ndarray
+    if (type(axis) is int and axis == -1 and type(x) is _ndarray
             and compiled is not None and _loop_call is not None):
         # the common case (see _direct), spelled out: small calls are mostly this overhead
-        result = _loop_call(compiled.ufunc(kernel, x.size), arrays, (), -1)
+        result = _loop_call(compiled.ufunc(kernel, x.size), arrays, (), -1, out)
         if result is not None:
             return result
     if _dask.wanted(arrays):
@@ -284,12 +287,11 @@ def _one_weight(x, weight):
 
 @_documented("prelu")
 def prelu(x, weight, axis=1, *, out=None, backend=None):
-    if out is None:
-        slope = _one_weight(x, weight)
-        if slope is not None:  # leaky_relu's loop with the weight as the slope
-            result = _direct(_dispatch.module(backend), "leaky_relu", (x,), (slope,))
-            if result is not None:
-                return result
+    slope = _one_weight(x, weight)
+    if slope is not None:  # leaky_relu's loop with the weight as the slope
+        result = _direct(_dispatch.module(backend), "leaky_relu", (x,), (slope,), out=out)
+        if result is not None:
+            return result
     if _dask.wanted((x, weight)):
         return _dask.prelu(x, weight, axis, out, backend)
     x, weights, axis, operand = _prelu_weight("prelu", x, weight, axis)
@@ -539,8 +541,8 @@ def log_softmax_backward(grad_output, y, axis=-1, *, out=None, backend=None):
 
 @_documented("logsumexp")
 def logsumexp(x, axis=-1, keepdims=False, *, out=None, backend=None):
-    if out is None and type(x) is _ndarray and type(axis) is int and axis == -1 and keepdims is False:
-        result = _direct(_dispatch.module(backend), "logsumexp", (x,))
+    if type(x) is _ndarray and type(axis) is int and axis == -1 and keepdims is False:
+        result = _direct(_dispatch.module(backend), "logsumexp", (x,), out=out)
         if result is not None:
             return result
     if _dask.wanted((x,)):
@@ -556,8 +558,9 @@ def logsumexp(x, axis=-1, keepdims=False, *, out=None, backend=None):
 
 @_documented("logsumexp")
 def logsumexp_backward(grad_output, x, y, axis=-1, keepdims=False, *, out=None, backend=None):
-    if out is None and type(x) is _ndarray and type(axis) is int and axis == -1 and keepdims is False:
-        result = _direct(_dispatch.module(backend), "logsumexp_backward", (grad_output, x, y))
+    if type(x) is _ndarray and type(axis) is int and axis == -1 and keepdims is False:
+        result = _direct(_dispatch.module(backend), "logsumexp_backward", (grad_output, x, y),
+                         out=out)
         if result is not None:
             return result
     if _dask.wanted((grad_output, x, y)):
@@ -594,8 +597,9 @@ def _maxout_args(fname: str, x, pieces, axis):
 
 @_documented("maxout")
 def maxout(x, pieces, axis=-1, *, out=None, backend=None):
-    if _last_axis_pieces(x, pieces, axis) and out is None:
-        result = _direct(_dispatch.module(backend), "maxout", (x,), (), x.shape[-1] // pieces)
+    if _last_axis_pieces(x, pieces, axis):
+        result = _direct(_dispatch.module(backend), "maxout", (x,), (), x.shape[-1] // pieces,
+                         out)
         if result is not None:
             return result
     if _dask.wanted((x,)):
@@ -609,9 +613,9 @@ def maxout(x, pieces, axis=-1, *, out=None, backend=None):
 
 @_documented("maxout")
 def maxout_backward(grad_output, x, pieces, axis=-1, *, out=None, backend=None):
-    if (_last_axis_pieces(x, pieces, axis) and out is None and type(grad_output) is _ndarray
+    if (_last_axis_pieces(x, pieces, axis) and type(grad_output) is _ndarray
             and grad_output.ndim and grad_output.shape[-1] * pieces == x.shape[-1]):
-        result = _direct(_dispatch.module(backend), "maxout_backward", (grad_output, x))
+        result = _direct(_dispatch.module(backend), "maxout_backward", (grad_output, x), out=out)
         if result is not None:
             return result
     if _dask.wanted((grad_output, x)):

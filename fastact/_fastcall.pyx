@@ -5,7 +5,7 @@ A call through NumPy's ufunc machinery costs about 0.45 us before the first elem
 computed (argument parsing, type resolution, the iterator): at 2^10 float32 elements as
 long as a sigmoid itself.  Almost every call is the same simple case: exact ndarrays
 of one native float32 or float64 dtype, contiguous in the same order, Python-float
-parameters and a new result.  For that case ``call`` finds the inner loop the ufunc
+parameters and a new result (or an ``out=`` array of that kind).  For that case ``call`` finds the inner loop the ufunc
 registered for the dtype and runs it over the whole buffer as NumPy would run it (the
 same loop, the same operands, so the same bits).  For anything else it returns None,
 and the caller calls the ufunc through NumPy.
@@ -64,8 +64,9 @@ cdef inline int _core_dim(PyUFuncObject* uf, int k) noexcept:
     return uf.core_dim_ixs[uf.core_offsets[k]]
 
 
-def call(ufunc, tuple arrays, tuple params, Py_ssize_t out_core_length=-1):
-    """``ufunc(*arrays, *params)`` computed by the ufunc's own loop, or None.
+def call(ufunc, tuple arrays, tuple params, Py_ssize_t out_core_length=-1, out=None):
+    """``ufunc(*arrays, *params)`` (``out=out`` given) computed by the ufunc's own loop, or
+    None.
 
     None unless: every array is an exact, aligned ndarray of one native float32 or
     float64 dtype; all are C-contiguous (or, without core dimensions, all
@@ -74,7 +75,13 @@ def call(ufunc, tuple arrays, tuple params, Py_ssize_t out_core_length=-1):
     axis; nothing is empty; every parameter is a Python float that the dtype holds
     (finite float32 parameters beyond its range are the caller's to reject); and the
     ufunc has a loop whose every type is that dtype.  ``out_core_length``: the length
-    of the output's core dimension where no input has it (maxout's m).
+    of the output's core dimension where no input has it (maxout's m).  ``out``, if
+    given, must be an exact, aligned, native, writeable ndarray of the result's dtype and
+    shape, contiguous as the arrays are, and share no byte with any of them, except as
+    the very same buffer of an elementwise ufunc's operand (an in-place call: each
+    element is read before it is written); it is then filled and returned.  (NumPy's own
+    dispatch, the caller's fallback, copies around other overlaps; the row loops may read
+    an input after writing their output.)
     """
     if type(ufunc) is not cnp.ufunc:
         return None
@@ -195,8 +202,35 @@ def call(ufunc, tuple arrays, tuple params, Py_ssize_t out_core_length=-1):
         size *= core_length[i]
     if size == 0 or loops == 0:
         return None
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(loop_ndim + (ix >= 0), out_shape, typenum, fortran)
-    args[nargs - 1] = cnp.PyArray_BYTES(out)
+    cdef int out_ndim = loop_ndim + (ix >= 0)
+    cdef cnp.ndarray result
+    cdef char* lo
+    cdef char* hi
+    if out is None:
+        result = cnp.PyArray_EMPTY(out_ndim, out_shape, typenum, fortran)
+    else:
+        if not cnp.PyArray_CheckExact(out):
+            return None
+        result = <cnp.ndarray> out
+        if (cnp.PyArray_TYPE(result) != typenum or cnp.PyArray_NDIM(result) != out_ndim
+                or not cnp.PyArray_ISNOTSWAPPED(result) or not cnp.PyArray_ISALIGNED(result)
+                or not cnp.PyArray_ISWRITEABLE(result)
+                or not (cnp.PyArray_IS_F_CONTIGUOUS(result) if fortran
+                        else cnp.PyArray_IS_C_CONTIGUOUS(result))):
+            return None
+        for i in range(out_ndim):
+            if cnp.PyArray_DIMS(result)[i] != out_shape[i]:
+                return None
+        lo = cnp.PyArray_BYTES(result)
+        hi = lo + cnp.PyArray_NBYTES(result)
+        for k in range(n_arrays):
+            a = <cnp.ndarray> arrays[k]
+            if cnp.PyArray_BYTES(a) < hi and lo < cnp.PyArray_BYTES(a) + cnp.PyArray_NBYTES(a):
+                # overlapping: only the same buffer of an elementwise operand (contiguous
+                # alike and of one shape and dtype, so element i is element i)
+                if core or cnp.PyArray_BYTES(a) != lo or cnp.PyArray_NBYTES(a) != hi - lo:
+                    return None
+    args[nargs - 1] = cnp.PyArray_BYTES(result)
     dims[0] = loops
 
     cdef inner_loop loop = <inner_loop> <void*> uf.functions[found]
@@ -207,4 +241,6 @@ def call(ufunc, tuple arrays, tuple params, Py_ssize_t out_core_length=-1):
     else:
         loop(args, dims, steps, data)
     _raise_if_error()
-    return out[()] if cnp.PyArray_NDIM(out) == 0 else out  # a NumPy scalar, as ufuncs return
+    if out is not None:
+        return out  # as ufuncs return out= itself, 0-d included
+    return result[()] if out_ndim == 0 else result  # a NumPy scalar, as ufuncs return

@@ -25,6 +25,16 @@ def _default_call(op, x, backend=None, **extra):
     return getattr(fastact, op.name)(x, **params, backend=backend)
 
 
+def _general_path_out(shape, dtype):
+    """An out= array that the direct loop call (fastact._fastcall) declines, misaligned by
+    one byte, so that a call with it takes the general path through NumPy's dispatch."""
+    dtype = np.dtype(dtype)
+    raw = np.empty(int(np.prod(shape)) * dtype.itemsize + 1, np.uint8)
+    out = raw[1:].view(dtype).reshape(shape)
+    assert out.size == 0 or not out.flags.aligned  # (empty: the direct call declines it too)
+    return out
+
+
 # --- the table drives the API ----------------------------------------------
 
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
@@ -235,13 +245,13 @@ def test_prelu_gives_the_same_values_with_and_without_out(backend, dtype):
     for a, weight, axis in cases:
         for _ in range(2):  # warm and cold calls must agree
             y = fastact.prelu(a, weight, axis, backend=backend)
-            want = fastact.prelu(a, weight, axis, out=np.empty(
-                y.shape, y.dtype), backend=backend)  # out=: never the short path
+            want = fastact.prelu(a, weight, axis, out=_general_path_out(y.shape, y.dtype),
+                                 backend=backend)
             np.testing.assert_array_equal(y, want)
             assert y.dtype == want.dtype
             ga = np.ones(a.shape, a.dtype) if a is not x else g
             grad_input, grad_weight = fastact.prelu_backward(ga, a, weight, axis, backend=backend)
-            want_input = np.empty(grad_input.shape, grad_input.dtype)
+            want_input = _general_path_out(grad_input.shape, grad_input.dtype)
             _, want_weight = fastact.prelu_backward(ga, a, weight, axis,
                                                     out=want_input, backend=backend)
             np.testing.assert_array_equal(grad_input, want_input)
@@ -279,26 +289,29 @@ def test_reduce_and_maxout_give_the_same_values_with_and_without_out(backend, dt
         for axis, keepdims in [(-1, False), (-1, True), (0, False), (a.ndim - 1, True)]:
             for _ in range(2):  # warm and cold calls must agree
                 y = fastact.logsumexp(a, axis=axis, keepdims=keepdims, backend=backend)
-                want = fastact.logsumexp(a, axis=axis, keepdims=keepdims, out=np.empty(
-                    np.shape(y), np.asarray(y).dtype), backend=backend)  # out=: the general path
+                want = fastact.logsumexp(a, axis=axis, keepdims=keepdims, out=_general_path_out(
+                    np.shape(y), np.asarray(y).dtype), backend=backend)
                 np.testing.assert_array_equal(y, want)
                 assert type(y) is type(want) or np.ndim(y) == 0
                 g = np.ones(np.shape(y), np.asarray(y).dtype)
                 got = fastact.logsumexp_backward(g, a, np.asarray(y), axis=axis, keepdims=keepdims,
                                                  backend=backend)
                 want = fastact.logsumexp_backward(g, a, np.asarray(y), axis=axis, keepdims=keepdims,
-                                                  out=np.empty(got.shape, got.dtype), backend=backend)
+                                                  out=_general_path_out(got.shape, got.dtype),
+                                                  backend=backend)
                 np.testing.assert_array_equal(got, want)
         for pieces in (1, 2, 3):
             if a.shape[-1] % pieces:
                 continue
             for _ in range(2):
                 y = fastact.maxout(a, pieces, backend=backend)
-                want = fastact.maxout(a, pieces, out=np.empty(y.shape, y.dtype), backend=backend)
+                want = fastact.maxout(a, pieces, out=_general_path_out(y.shape, y.dtype),
+                                      backend=backend)
                 np.testing.assert_array_equal(y, want)
                 g = rng.normal(size=y.shape).astype(y.dtype)
                 got = fastact.maxout_backward(g, a, pieces, backend=backend)
-                want = fastact.maxout_backward(g, a, pieces, out=np.empty(got.shape, got.dtype),
+                want = fastact.maxout_backward(g, a, pieces,
+                                               out=_general_path_out(got.shape, got.dtype),
                                                backend=backend)
                 np.testing.assert_array_equal(got, want)
     for _ in range(2):  # errors are the general path's, whichever path saw the call first
@@ -507,6 +520,65 @@ def test_elementwise_out_gives_the_values_without_out(backend, dtype):
                 f(x, backend=backend, out=np.empty(x.shape, x.dtype.newbyteorder()))
             with pytest.raises(ValueError, match="out has shape"):
                 f(x, backend=backend, out=np.empty(x.size, x.dtype))
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_out_takes_the_direct_loop_call_and_gives_the_general_paths_values(backend, dtype):
+    """A contiguous out= of the result's dtype is filled by the direct loop call (the
+    same overhead as a new result, no NumPy dispatch), with the general path's values;
+    an out= that overlaps a row op's input (the row loops read the input after writing)
+    or an elementwise op's input other than as itself is left to the general path."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(6, 16)).astype(dtype)
+    for op in OPS:
+        if op.kind == "prelu":
+            continue  # prelu_backward returns two arrays; its out= is tested above
+        f, b = getattr(fastact, op.name), getattr(fastact, op.backward_name)
+        params = op.test_params[0]
+        y = f(x, **params, backend=backend)
+        saved = {"x": x, "y": y}
+        args = (rng.normal(size=y.shape).astype(dtype), *[saved[s] for s in op.saved])
+        grad = b(*args, **params, backend=backend)
+        for fn, inputs, want in ((f, (x,), y), (b, args, grad)):
+            out = np.full_like(want, np.nan)
+            assert fn(*inputs, **params, out=out, backend=backend) is out
+            general = _general_path_out(want.shape, want.dtype)
+            fn(*inputs, **params, out=general, backend=backend)
+            np.testing.assert_array_equal(out, want)
+            np.testing.assert_array_equal(out, general)
+    # in place along the rows' own axis, and a row op's out overlapping its input: the
+    # general path's copy keeps the values
+    for name in ("softmax", "log_softmax"):
+        want = getattr(fastact, name)(x, backend=backend)
+        buffer = np.concatenate([x.ravel(), np.zeros(16, dtype)])
+        shifted = buffer[16:].reshape(x.shape)
+        getattr(fastact, name)(buffer[:-16].reshape(x.shape), out=shifted, backend=backend)
+        np.testing.assert_array_equal(shifted, want)
+    y = fastact.logsumexp(x, backend=backend)
+    want = fastact.logsumexp_backward(np.ones_like(y), x, y, backend=backend)
+    inplace = x.copy()
+    fastact.logsumexp_backward(np.ones_like(y), inplace, y, out=inplace, backend=backend)
+    np.testing.assert_array_equal(inplace, want)
+    row = x[0].copy()  # a 1-d x: logsumexp's out= is 0-d, returned itself
+    out0 = np.empty((), dtype)
+    assert fastact.logsumexp(row, out=out0, backend=backend) is out0
+    assert out0 == fastact.logsumexp(row, backend=backend)
+    # which calls the direct loop call takes (it returns None for the general path's)
+    fastcall = pytest.importorskip("fastact._fastcall")
+    compiled = _dispatch.module(backend)
+    sigmoid, softmax = compiled.ufunc("sigmoid", x.size), compiled.ufunc("softmax", x.size)
+    out = np.empty_like(x)
+    assert fastcall.call(sigmoid, (x,), (), -1, out) is out
+    inplace = x.copy()
+    assert fastcall.call(sigmoid, (inplace,), (), -1, inplace) is inplace
+    assert fastcall.call(sigmoid, (x,), (), -1, out[::-1]) is None  # not contiguous
+    assert fastcall.call(sigmoid, (x,), (), -1, _general_path_out(x.shape, dtype)) is None
+    assert fastcall.call(sigmoid, (x,), (), -1, np.empty(x.shape, np.float16)) is None
+    flat = np.concatenate([x.ravel(), [0]]).astype(dtype)
+    assert fastcall.call(sigmoid, (flat[:-1],), (), -1, flat[1:]) is None  # overlapping
+    assert fastcall.call(softmax, (x,), (), -1, out) is out
+    assert fastcall.call(softmax, (inplace,), (), -1, inplace) is None  # a row op in place
 
 
 def test_backward_out_may_overlap_grad_output():
