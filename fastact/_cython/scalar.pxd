@@ -237,13 +237,8 @@ cdef inline real hardswish(real x) noexcept nogil:
     return x * (x + <real>3) / <real>6
 
 cdef inline real hardswish_backward(real g, real x) noexcept nogil:
-    cdef real d
-    if x <= <real>-3:
-        d = 0
-    elif x >= <real>3:
-        d = 1
-    else:
-        d = (<real>2 * x + <real>3) / <real>6
+    cdef real d = _select_bits(x <= <real>-3, <real>0,
+                               _select_bits(x >= <real>3, <real>1, (<real>2 * x + <real>3) / <real>6))
     return g * d
 
 # --- exponential linear units --------------------------------------------------
