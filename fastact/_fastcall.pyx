@@ -64,6 +64,23 @@ cdef inline int _core_dim(PyUFuncObject* uf, int k) noexcept:
     return uf.core_dim_ixs[uf.core_offsets[k]]
 
 
+cdef inline bint _loop_operand(cnp.ndarray a, int typenum, int ndim, bint fortran,
+                               cnp.npy_intp* shape, int n_shape) noexcept:
+    """Whether the loop can take ``a`` as it is: of type ``typenum``, native, aligned,
+    ``ndim``-dimensional, C-contiguous (Fortran-contiguous where ``fortran``), and of
+    ``shape`` along its first ``n_shape`` axes."""
+    cdef int i
+    if (cnp.PyArray_TYPE(a) != typenum or cnp.PyArray_NDIM(a) != ndim
+            or not cnp.PyArray_ISNOTSWAPPED(a) or not cnp.PyArray_ISALIGNED(a)
+            or not (cnp.PyArray_IS_F_CONTIGUOUS(a) if fortran
+                    else cnp.PyArray_IS_C_CONTIGUOUS(a))):
+        return False
+    for i in range(n_shape):
+        if cnp.PyArray_DIMS(a)[i] != shape[i]:
+            return False
+    return True
+
+
 def call(ufunc, tuple arrays, tuple params, Py_ssize_t out_core_length=-1, out=None):
     """``ufunc(*arrays, *params)`` (``out=out`` given) computed by the ufunc's own loop, or
     None.
@@ -130,14 +147,8 @@ def call(ufunc, tuple arrays, tuple params, Py_ssize_t out_core_length=-1, out=N
             return None
         a = <cnp.ndarray> item
         ix = _core_dim(uf, k)
-        if (cnp.PyArray_TYPE(a) != typenum or cnp.PyArray_NDIM(a) != loop_ndim + (ix >= 0)
-                or not cnp.PyArray_ISNOTSWAPPED(a) or not cnp.PyArray_ISALIGNED(a)
-                or not (cnp.PyArray_IS_F_CONTIGUOUS(a) if fortran
-                        else cnp.PyArray_IS_C_CONTIGUOUS(a))):
+        if not _loop_operand(a, typenum, loop_ndim + (ix >= 0), fortran, loop_shape, loop_ndim):
             return None
-        for i in range(loop_ndim):
-            if cnp.PyArray_DIMS(a)[i] != loop_shape[i]:
-                return None
         args[k] = cnp.PyArray_BYTES(a)
         steps[k] = itemsize
         if ix >= 0:
@@ -212,15 +223,9 @@ def call(ufunc, tuple arrays, tuple params, Py_ssize_t out_core_length=-1, out=N
         if not cnp.PyArray_CheckExact(out):
             return None
         result = <cnp.ndarray> out
-        if (cnp.PyArray_TYPE(result) != typenum or cnp.PyArray_NDIM(result) != out_ndim
-                or not cnp.PyArray_ISNOTSWAPPED(result) or not cnp.PyArray_ISALIGNED(result)
-                or not cnp.PyArray_ISWRITEABLE(result)
-                or not (cnp.PyArray_IS_F_CONTIGUOUS(result) if fortran
-                        else cnp.PyArray_IS_C_CONTIGUOUS(result))):
+        if (not cnp.PyArray_ISWRITEABLE(result)
+                or not _loop_operand(result, typenum, out_ndim, fortran, out_shape, out_ndim)):
             return None
-        for i in range(out_ndim):
-            if cnp.PyArray_DIMS(result)[i] != out_shape[i]:
-                return None
         lo = cnp.PyArray_BYTES(result)
         hi = lo + cnp.PyArray_NBYTES(result)
         for k in range(n_arrays):

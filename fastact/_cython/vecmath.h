@@ -34,8 +34,8 @@
 /* The shifter plus an exponent bias b: y = v + FA_SHIFT_BIASED_F(b) holds round(v) + b in
  * its low mantissa bits, and bits(y) << 23 is then 2^round(v) (float: bits(FA_SHIFT_F) << 23
  * is 0 in 32 bits, the shift drops the shifter's own bits; double alike with << 52).  One
- * integer operation for 2^n where the bits plus b, shifted, took two (tanh, exp_neg and
- * the Gaussian: one operation fewer in each loop), with the same n as the plain shifter
+ * integer operation for 2^n where the bits plus b, shifted, took two (tanh, exp_neg, the
+ * Gaussian and expm1: one operation fewer in each loop), with the same n as the plain shifter
  * whenever v is not exactly halfway between integers (never with an FMA: v = x c exactly,
  * and no float x makes x c a half-integer; the same bits).  b is an odd constant, so a
  * rounded product (the build without FMA) that lands on a tie can round to the other
