@@ -55,6 +55,30 @@ def test_backward_matches_reference(backend, op, params, layout, x):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("op,params,layout,x", CASES)
+def test_out_gives_the_result_without_out_on_every_layout(backend, op, params, layout, x):
+    """out= (a new C-contiguous array of the result's shape and native dtype) is filled with
+    the very bits of the result without it and returned, forward and backward, whatever
+    the input's layout: 0-d, empty, strided, reversed, broadcast, unaligned, byte-swapped
+    or read-only inputs, which the direct loop call declines or takes as they are."""
+    dtype = x.dtype.newbyteorder("=")
+    x_before = x.copy()
+    saved = saved_arrays(op, x, params, dtype)
+    y = np.asarray(getattr(reference, op.name)(x, **params))
+    g = values(y.size, dtype, seed=7).reshape(y.shape)
+    calls = [(getattr(fastact, op.name), (x,))]
+    if op.kind != "prelu":  # prelu_backward returns two arrays; its out= is tested in test_api
+        calls.append((getattr(fastact, op.backward_name), (g, *saved)))
+    for fn, args in calls:
+        want = np.asarray(fn(*args, **params, backend=backend))
+        out = np.full(want.shape, np.nan, want.dtype)
+        assert fn(*args, **params, out=out, backend=backend) is out, fn.__name__
+        np.testing.assert_array_equal(out.view(f"u{out.itemsize}"), want.view(f"u{want.itemsize}"),
+                                      err_msg=f"{backend}:{fn.__name__} {layout}")
+    np.testing.assert_array_equal(x, x_before)  # the input is never written
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("op", [op for op in OPS if op.kind in ("rows", "reduce", "maxout")],
                          ids=lambda op: op.name)
 @pytest.mark.parametrize("axis", [0, 1, -2])
