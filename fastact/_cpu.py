@@ -31,9 +31,29 @@ def model() -> str:
 
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            found = model_from_cpuinfo(f)
+        if found:
+            return found
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def model_from_cpuinfo(lines) -> str | None:
+    """The first CPU's model name in /proc/cpuinfo's ``lines``, with its family, model and
+    stepping numbers where given: a virtual machine's name is often only "Intel(R) Xeon(R)
+    Processor", and the numbers tell the microarchitecture (family 6, model 207: Emerald
+    Rapids).  None without a model name."""
+    fields = {}
+    for line in lines:
+        if not line.strip():
+            break  # the end of the first processor's block
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name")
+    if not name:
+        return None
+    numbers = [(label, fields.get(key)) for label, key in
+               (("family", "cpu family"), ("model", "model"), ("stepping", "stepping"))]
+    numbers = [f"{label} {value}" for label, value in numbers if value]
+    return f"{name} ({', '.join(numbers)})" if numbers else name

@@ -270,3 +270,18 @@ def test_numpy_peer_computes_each_op():
         for g, e in zip(*(v if isinstance(v, tuple) else (v,) for v in (got, expected))):
             np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12, err_msg=case.label)
     assert sorted(absent) == ["gelu", "gelu_backward"]
+
+
+def test_saved_runs_name_the_cpu_with_its_family_and_model_numbers():
+    """A virtual machine's model name alone ("Intel(R) Xeon(R) Processor") does not tell
+    the microarchitecture; the saved runs add the first CPU's family, model and stepping."""
+    from fastact import _cpu
+
+    cpuinfo = ["processor\t: 0\n", "vendor_id\t: GenuineIntel\n", "cpu family\t: 6\n",
+               "model\t\t: 207\n", "model name\t: Intel(R) Xeon(R) Processor\n",
+               "stepping\t: 2\n", "\n", "processor\t: 1\n", "model\t\t: 1\n"]
+    assert (_cpu.model_from_cpuinfo(cpuinfo)
+            == "Intel(R) Xeon(R) Processor (family 6, model 207, stepping 2)")
+    assert _cpu.model_from_cpuinfo(["model name\t: AMD EPYC\n"]) == "AMD EPYC"
+    assert _cpu.model_from_cpuinfo(["processor\t: 0\n", "Features\t: neon\n"]) is None
+    assert _cpu.model()  # never empty: the architecture at least
