@@ -324,6 +324,6 @@ def gelu_backward(g, x):
     t = abs(xc)
     positive = x > T(0)
     r = vecmath.norm_sfx(t)
-    u = xc * T(_INV_SQRT_2PI) + (-r if positive else r)
-    d = vecmath.gauss(t) * u + (T(1) if positive else T(0))
+    u = vecmath.muladd(xc, T(_INV_SQRT_2PI), -r if positive else r)
+    d = vecmath.muladd(vecmath.gauss(t), u, T(1) if positive else T(0))
     return g * (x if x != x else d)

@@ -484,6 +484,17 @@ def _fma(typingctx, a, b, c):
 
 
 @scalar
+def muladd(a, b, c):
+    """a*b + c rounded once where the target has FMA (the Cython twin fa_muladd_f/_d):
+    contraction is allowed but not promised, and on an AVX-512 target LLVM left GELU's
+    backward fused in its scalar tail but not in its vectorised body (1 ulp on 1.7% of
+    inputs, and -0 for +0), so a value depended on where it sat in the array."""
+    if _HAS_FMA:
+        return _fma(a, b, c)
+    return a * b + c
+
+
+@scalar
 def _square_err_f32(t, z):
     """t*t - z exactly for z = t*t rounded: one FMA, or Dekker's product (t split into
     12-bit halves) where the target has none.  Both exact, so they equal the Cython
