@@ -302,7 +302,7 @@ def gelu_tanh_backward(g, x):
     t = x * (T(_SQRT_2_OVER_PI_X2) + T(_GELU_C_X2) * (x * x))
     dt = T(_SQRT_2_OVER_PI_X2) * (T(1) + T(_GELU_3C) * (x * x))
     s, s_s_neg = _sigmoid_pair(t)
-    d = (x * s_s_neg) * dt + s
+    d = vecmath.muladd(x * s_s_neg, dt, s)
     if abs(x) >= T(_GELU_TANH_CUTOFF):  # s*s_neg is 0 there while x*dt overflows
         d = T(1) if x > T(0) else T(0)
     return g * d

@@ -485,10 +485,11 @@ def _fma(typingctx, a, b, c):
 
 @scalar
 def muladd(a, b, c):
-    """a*b + c rounded once where the target has FMA (the Cython twin fa_muladd_f/_d):
-    contraction is allowed but not promised, and on an AVX-512 target LLVM left GELU's
-    backward fused in its scalar tail but not in its vectorised body (1 ulp on 1.7% of
-    inputs, and -0 for +0), so a value depended on where it sat in the array."""
+    """a*b + c rounded once where the target has FMA: the twin of fa_muladd_f/_d, used
+    wherever the Cython kernel calls _muladd.  Contraction is allowed but not promised: on
+    an AVX-512 target LLVM left GELU's backward fused in its scalar tail but not in its
+    vectorised body (1 ulp on 1.7% of inputs, and -0 for +0), so a value depended on where
+    it sat in the array."""
     if _HAS_FMA:
         return _fma(a, b, c)
     return a * b + c
