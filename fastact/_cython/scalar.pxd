@@ -380,15 +380,17 @@ cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
 # R(t) = e^(t^2/2) Phi(-t) one rational in t (vecmath.h's fa_norm_sfx).  No erfc of x/sqrt(2),
 # whose rounded argument cost up to x^2/2 ulp in the tail, and one exp for both directions.
 cdef inline real gelu(real x) noexcept nogil:
-    """x Phi(-t) for x <= 0; x - x Phi(-x) for x > 0, which cannot cancel (x Phi(-x) <= x/2).
+    """b - t R(t) e^(-t^2/2) in one multiply-add, b = x for x >= 0 and -0 for x < 0: x Phi(-t)
+    for x < 0; x - x Phi(-x) for x > 0, which cannot cancel (x Phi(-x) <= x/2).
 
-    x R(t) is formed first and e^(-t^2/2) multiplied last: a subnormal result rounds once.
-    The clamped x is finite for x = +-inf and NaN, so h is too; NaN takes the x - h side of
-    the select."""
-    cdef real xc = _clamp_abs(x, _gauss_max(x))
-    cdef real t = _abs(xc)
-    cdef real h = (xc * _norm_sfx(t)) * _gauss(t)
-    return h if x <= <real>0 else x - h
+    t R(t) is formed first and e^(-t^2/2) multiplied last, so a subnormal result rounds
+    once; for x > 0 the subtraction rounds with the product.  (As a select between x R e
+    and x - x R e, 37 operations in the float loop; as this multiply-add 34, 10% faster.)
+    t is finite for x = +-inf and NaN (the clamp), so the product is too: b carries x's
+    NaN and infinity, and -0 gives the sign of an underflowed negative result."""
+    cdef real t = _abs(_clamp_abs(x, _gauss_max(x)))
+    cdef real b = <real>-0.0 if x < <real>0 else x
+    return _muladd(-(t * _norm_sfx(t)), _gauss(t), b)
 
 cdef inline real gelu_backward(real g, real x) noexcept nogil:
     """Phi(x) + x phi(x) with phi(x) = e^(-t^2/2)/sqrt(2 pi) = e/sqrt(2 pi): for x <= 0,

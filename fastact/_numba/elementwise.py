@@ -310,11 +310,11 @@ def gelu_tanh_backward(g, x):
 
 @scalar
 def gelu(x):
-    """x R(t) e^(-t^2/2) for x <= 0, x minus that of -x for x > 0 (the Cython twin explains)."""
-    xc = vecmath.gauss_x(x)
-    t = abs(xc)
-    h = (xc * vecmath.norm_sfx(t)) * vecmath.gauss(t)
-    return h if x <= type(x)(0) else x - h
+    """b - t R(t) e^(-t^2/2) in one FMA, b = x for x >= 0, -0 for x < 0 (the Cython twin explains)."""
+    T = type(x)
+    t = abs(vecmath.gauss_x(x))
+    b = T(-0.0) if x < T(0) else x
+    return vecmath.muladd(-(t * vecmath.norm_sfx(t)), vecmath.gauss(t), b)
 
 
 @scalar
