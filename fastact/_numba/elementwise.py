@@ -312,7 +312,7 @@ def gelu_tanh_backward(g, x):
 def gelu(x):
     """b - t R(t) e^(-t^2/2) in one FMA, b = x for x >= 0, -0 for x < 0 (the Cython twin explains)."""
     T = type(x)
-    t = abs(vecmath.gauss_x(x))
+    t = vecmath.gauss_t(x)
     b = T(-0.0) if x < T(0) else x
     return vecmath.muladd(-(t * vecmath.norm_sfx(t)), vecmath.gauss(t), b)
 

@@ -201,13 +201,23 @@ def _exp_kernel_f32(r, scale):
     coefficients: exactly the unscaled steps times scale): degree 6, c0 = c1 = 1, the rest
     fitted (the Cython twin, fa_exp_kernel_f, explains): two operations fewer than 1 + the
     e^r - 1 kernel, and more accurate."""
-    p = np.float32(1.3751407386735082e-3) * scale
-    p = p * r + np.float32(8.368915878236294e-3) * scale
-    p = p * r + np.float32(4.166953265666962e-2) * scale
-    p = p * r + np.float32(1.66665181517601e-1) * scale
-    p = p * r + np.float32(4.9999988079071045e-1) * scale
-    p = p * r + scale
-    return p * r + scale
+    return _exp_kernel_scaled_f32(r, np.float32(1.0), scale)
+
+
+@scalar
+def _exp_kernel_scaled_f32(s, k, scale):
+    """e^(k s) times scale for a power of two k (a constant): the coefficient of s^j times
+    k^j, every step the one at r = k s times a power of two (the Cython twin,
+    fa_exp_kernel_scaled_f, explains); the Gaussian takes k = -1/2."""
+    k2 = k * k
+    k3 = k2 * k
+    p = np.float32(1.3751407386735082e-3) * (k3 * k3) * scale
+    p = p * s + np.float32(8.368915878236294e-3) * (k3 * k2) * scale
+    p = p * s + np.float32(4.166953265666962e-2) * (k2 * k2) * scale
+    p = p * s + np.float32(1.66665181517601e-1) * k3 * scale
+    p = p * s + np.float32(4.9999988079071045e-1) * k2 * scale
+    p = p * s + k * scale
+    return p * s + scale
 
 
 @scalar
@@ -215,18 +225,27 @@ def _exp_kernel_f64(r, scale):
     """e^r on |r| <= ln2/2 for float64 exp: 1 + r + r^2 q(r), q of degree 9 interpolated
     at Chebyshev nodes (the Cython twin, fa_exp_kernel_d, explains): three operations
     fewer than 1 + the Taylor e^r - 1 kernel.  Times ``scale``, as _exp_kernel_f32."""
-    p = 2.5100375832561234e-08 * scale
-    p = p * r + 2.7620075879983367e-07 * scale
-    p = p * r + 2.7557268480310024e-06 * scale
-    p = p * r + 2.4801521322368692e-05 * scale
-    p = p * r + 1.9841269863040545e-04 * scale
-    p = p * r + 1.3888888917196719e-03 * scale
-    p = p * r + 8.333333333330065e-03 * scale
-    p = p * r + 4.1666666666624164e-02 * scale
-    p = p * r + 1.6666666666666669e-01 * scale
-    p = p * r + 5.000000000000001e-01 * scale
-    p = p * r + scale
-    return p * r + scale
+    return _exp_kernel_scaled_f64(r, 1.0, scale)
+
+
+@scalar
+def _exp_kernel_scaled_f64(s, k, scale):
+    k2 = k * k
+    k3 = k2 * k
+    k4 = k2 * k2
+    k8 = k4 * k4
+    p = 2.5100375832561234e-08 * (k8 * k3) * scale
+    p = p * s + 2.7620075879983367e-07 * (k8 * k2) * scale
+    p = p * s + 2.7557268480310024e-06 * (k8 * k) * scale
+    p = p * s + 2.4801521322368692e-05 * k8 * scale
+    p = p * s + 1.9841269863040545e-04 * (k4 * k3) * scale
+    p = p * s + 1.3888888917196719e-03 * (k4 * k2) * scale
+    p = p * s + 8.333333333330065e-03 * (k4 * k) * scale
+    p = p * s + 4.1666666666624164e-02 * k4 * scale
+    p = p * s + 1.6666666666666669e-01 * k3 * scale
+    p = p * s + 5.000000000000001e-01 * k2 * scale
+    p = p * s + k * scale
+    return p * s + scale
 
 
 @scalar
@@ -522,23 +541,21 @@ def _square_err_f64(t, z):
 def gauss_f32(t):
     """e^(-t^2/2) for t in [0, GAUSS_T_MAX_F32]; -t^2/2 = a - lo/2 in the reduced argument."""
     z = t * t
-    a = np.float32(-0.5) * z
-    shifted = a * np.float32(1.44269504088896341) + _SHIFT_F_159  # n + 159 in the low bits
+    # -1/2 in the constants: s = z + 2n ln2 + lo = -2r (the Cython twin, fa_gaussf, explains)
+    shifted = z * np.float32(-0.5 * 1.44269504088896341) + _SHIFT_F_159  # n + 159 in the low bits
     n = shifted - _SHIFT_F_159
-    r = _minus_n_ln2_f32(a, n)
-    r = np.float32(-0.5) * _square_err_f32(t, z) + r
-    return _exp_kernel_f32(r, np.float32(2.0 ** -32)) * _pow2_from_shifter_f32(shifted)
+    s = _minus_n_ln2_scaled_f32(z, n, np.float32(-0.5)) + _square_err_f32(t, z)
+    return (_exp_kernel_scaled_f32(s, np.float32(-0.5), np.float32(2.0 ** -32))
+            * _pow2_from_shifter_f32(shifted))
 
 
 @scalar
 def gauss_f64(t):
     z = t * t
-    a = -0.5 * z
-    shifted = a * 1.4426950408889634 + _SHIFT_D_1087
+    shifted = z * (-0.5 * 1.4426950408889634) + _SHIFT_D_1087
     n = shifted - _SHIFT_D_1087
-    r = _minus_n_ln2_f64(a, n)
-    r = -0.5 * _square_err_f64(t, z) + r
-    return _exp_kernel_f64(r, 2.0 ** -64) * _pow2_from_shifter_f64(shifted)  # 2^(n + 64)
+    s = _minus_n_ln2_scaled_f64(z, n, -0.5) + _square_err_f64(t, z)
+    return _exp_kernel_scaled_f64(s, -0.5, 2.0 ** -64) * _pow2_from_shifter_f64(shifted)  # 2^(n + 64)
 
 
 # R(t) = e^(t^2/2) Phi(-t): P/Q, highest power first (fastact/_cython/vecmath.h explains)
@@ -621,6 +638,17 @@ def _clamp_abs_f64(x, m):
 
 
 @scalar
+def _abs_clamp_f32(x, m):
+    """|x| clamped to m on the bits (m > 0); NaN becomes m (the Cython twin, fa_abs_clamp_f)."""
+    return bits_f32(np.int32(min(np.int32(f32_bits(x) & np.int32(0x7FFFFFFF)), f32_bits(m))))
+
+
+@scalar
+def _abs_clamp_f64(x, m):
+    return bits_f64(min(f64_bits(x) & np.int64(0x7FFFFFFFFFFFFFFF), f64_bits(m)))
+
+
+@scalar
 def _finite_f32(x):
     return _clamp_abs_f32(x, np.float32(3.4028234663852886e38))
 
@@ -640,5 +668,16 @@ def _gauss_x_f64(x):
     return _clamp_abs_f64(x, GAUSS_T_MAX_F64)
 
 
+@scalar
+def _gauss_t_f32(x):
+    return _abs_clamp_f32(x, GAUSS_T_MAX_F32)
+
+
+@scalar
+def _gauss_t_f64(x):
+    return _abs_clamp_f64(x, GAUSS_T_MAX_F64)
+
+
 finite = _by_type(_finite_f32, _finite_f64)  # ±inf clamped to ±max, on the bits (NaN too)
 gauss_x = _by_type(_gauss_x_f32, _gauss_x_f64)  # x clamped to ±GAUSS_T_MAX (NaN too)
+gauss_t = _by_type(_gauss_t_f32, _gauss_t_f64)  # |x| clamped to GAUSS_T_MAX (NaN too)
