@@ -85,6 +85,25 @@ FA_INLINE double fa_signed_like(double t, double x) {
     return fa_f64(fa_i64(t) | (fa_i64(x) & INT64_MIN));
 }
 
+/* v negated where x's sign bit is set (-0 included): one and, one xor (GCC: one ternary
+ * logic operation) where a compare, a negation and a blend took three. */
+FA_INLINE float fa_times_sign_f(float v, float x) {
+    return fa_f32(fa_i32(v) ^ (fa_i32(x) & INT32_MIN));
+}
+
+FA_INLINE double fa_times_sign(double v, double x) {
+    return fa_f64(fa_i64(v) ^ (fa_i64(x) & INT64_MIN));
+}
+
+/* 1 where x's sign bit is clear (+0 included), else 0: a shift and an and-not. */
+FA_INLINE float fa_one_if_sign_clear_f(float x) {
+    return fa_f32(0x3f800000 & ~(fa_i32(x) >> 31));
+}
+
+FA_INLINE double fa_one_if_sign_clear(double x) {
+    return fa_f64((int64_t)0x3ff0000000000000LL & ~(fa_i64(x) >> 63));
+}
+
 /* The integral value n (|n| < 2^22) as an int, via the shifter. */
 FA_INLINE int32_t fa_int_f(float n) { return fa_i32(n + FA_SHIFT_F) - fa_i32(FA_SHIFT_F); }
 FA_INLINE int64_t fa_int_d(double n) { return fa_i64(n + FA_SHIFT_D) - fa_i64(FA_SHIFT_D); }

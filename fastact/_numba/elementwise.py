@@ -319,11 +319,9 @@ def gelu(x):
 
 @scalar
 def gelu_backward(g, x):
+    """The sign and the 1 on x's sign bit (the Cython twin explains)."""
     T = type(x)
-    xc = vecmath.gauss_x(x)
-    t = abs(xc)
-    positive = x > T(0)
-    r = vecmath.norm_sfx(t)
-    u = vecmath.muladd(xc, T(_INV_SQRT_2PI), -r if positive else r)
-    d = vecmath.muladd(vecmath.gauss(t), u, T(1) if positive else T(0))
+    t = vecmath.gauss_t(x)
+    r = vecmath.times_sign(vecmath.muladd(t, T(_INV_SQRT_2PI), -vecmath.norm_sfx(t)), x)
+    d = vecmath.muladd(vecmath.gauss(t), r, vecmath.one_if_sign_clear(x))
     return g * (x if x != x else d)

@@ -649,6 +649,27 @@ def _abs_clamp_f64(x, m):
 
 
 @scalar
+def _sign_bit_f32(x):
+    return f32_bits(x) < np.int32(0)
+
+
+@scalar
+def _sign_bit_f64(x):
+    return f64_bits(x) < np.int64(0)
+
+
+@scalar
+def _one_if_sign_clear_f32(x):
+    """1 where x's sign bit is clear (+0 too), else 0 (the Cython twin, fa_one_if_sign_clear_f)."""
+    return bits_f32(np.int32(np.int32(0x3F800000) & ~(f32_bits(x) >> np.int32(31))))
+
+
+@scalar
+def _one_if_sign_clear_f64(x):
+    return bits_f64(np.int64(0x3FF0000000000000) & ~(f64_bits(x) >> np.int64(63)))
+
+
+@scalar
 def _finite_f32(x):
     return _clamp_abs_f32(x, np.float32(3.4028234663852886e38))
 
@@ -656,16 +677,6 @@ def _finite_f32(x):
 @scalar
 def _finite_f64(x):
     return _clamp_abs_f64(x, 1.7976931348623157e308)
-
-
-@scalar
-def _gauss_x_f32(x):
-    return _clamp_abs_f32(x, GAUSS_T_MAX_F32)
-
-
-@scalar
-def _gauss_x_f64(x):
-    return _clamp_abs_f64(x, GAUSS_T_MAX_F64)
 
 
 @scalar
@@ -679,5 +690,12 @@ def _gauss_t_f64(x):
 
 
 finite = _by_type(_finite_f32, _finite_f64)  # ±inf clamped to ±max, on the bits (NaN too)
-gauss_x = _by_type(_gauss_x_f32, _gauss_x_f64)  # x clamped to ±GAUSS_T_MAX (NaN too)
 gauss_t = _by_type(_gauss_t_f32, _gauss_t_f64)  # |x| clamped to GAUSS_T_MAX (NaN too)
+sign_bit = _by_type(_sign_bit_f32, _sign_bit_f64)  # whether x's sign bit is set (-0 too)
+one_if_sign_clear = _by_type(_one_if_sign_clear_f32, _one_if_sign_clear_f64)  # 1 for +x, +0
+
+
+@scalar
+def times_sign(v, x):
+    """v negated where x's sign bit is set: the Cython twin, fa_times_sign_f, flips the bit."""
+    return -v if sign_bit(x) else v
