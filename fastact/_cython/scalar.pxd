@@ -40,11 +40,11 @@ cdef extern from "vecmath.h" nogil:
     float fa_clamp_abs_f(float x, float m) noexcept
     double fa_clamp_abs(double x, double m) noexcept
     float fa_abs_clamp_f(float x, float m) noexcept
+    double fa_abs_clamp(double x, double m) noexcept
     float fa_times_sign_f(float v, float x) noexcept
     double fa_times_sign(double v, double x) noexcept
     float fa_one_if_sign_clear_f(float x) noexcept
     double fa_one_if_sign_clear(double x) noexcept
-    double fa_abs_clamp(double x, double m) noexcept
     float fa_select_bits_f(int c, float a, float b) noexcept
     double fa_select_bits_d(int c, double a, double b) noexcept
     const float FA_GAUSS_T_MAX_F
