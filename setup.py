@@ -50,11 +50,12 @@ SIMD = ["-fopenmp-simd"]
 
 def elementwise_kernels():
     """(ufunc name, number of arrays, number of scalar params, whether the loop branches on
-    the first param's sign) for every elementwise loop: the op table's ``Op.ufuncs`` (a
-    choice parameter selects a ufunc, the rest are operands) and ``Op.sign_split``."""
+    the first param's sign, whether it streams large outputs) for every elementwise loop:
+    the op table's ``Op.ufuncs`` (a choice parameter selects a ufunc, the rest are
+    operands), ``Op.sign_split`` and ``Op.streamed``."""
     catalogue = runpy.run_path(str(HERE / "fastact" / "catalogue.py"))
     return [(name, 2 if name.endswith("_backward") else 1,
-             sum(p.check != "choice" for p in op.params), op.sign_split)
+             sum(p.check != "choice" for p in op.params), op.sign_split, name in op.streamed)
             for op in catalogue["OPS"] if op.kind == "elementwise" for name in op.ufuncs]
 
 

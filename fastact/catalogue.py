@@ -100,6 +100,14 @@ class Op:
     # loop, for a scalar that picks a cheaper formula by that sign (GCC does not hoist the
     # test out of a vectorised loop itself; LLVM does).
     sign_split: bool = False
+    # The op's ufuncs whose Cython loops stream their output (non-temporal stores) once
+    # the operands outgrow the core's L2 (fastact/_cython/stream.h): the backwards with no
+    # exp, tanh, erf or log inside, memory-bound there, which read two arrays for one
+    # written.  Measured at 2^22 float32 on an Intel Xeon: 1.15-1.3x on those; about 1.0x
+    # on the one-input forwards (relu, leaky_relu, hardsigmoid, hardswish: not streamed);
+    # 0.7-0.95x on kernels with a transcendental, whose streamed stores stop overlapping
+    # their arithmetic.  (The Numba backend's loops store plainly.)
+    streamed: tuple[str, ...] = ()
 
     @property
     def backward_name(self) -> str:
@@ -129,6 +137,7 @@ OPS: tuple[Op, ...] = (
         "1 if x > 0 else 0",
         kink="0 at x = 0 (subgradient 0)",
         layer="ReLU",
+        streamed=("relu_backward",),
     ),
     Op(
         "leaky_relu", "elementwise",
@@ -141,6 +150,7 @@ OPS: tuple[Op, ...] = (
         notes="With s = 0 it equals relu, also at -inf (the limit 0, not 0*(-inf) = NaN).",
         test_params=({}, {"negative_slope": 0.2}, {"negative_slope": 0.0}, {"negative_slope": -0.5}),
         layer="LeakyReLU",
+        streamed=("leaky_relu_backward",),
     ),
     Op(
         "prelu", "prelu",
@@ -217,6 +227,7 @@ OPS: tuple[Op, ...] = (
         "y*(1 - y), from the forward output y",
         transcendental=True,
         layer="Sigmoid",
+        streamed=("sigmoid_backward",),
     ),
     Op(
         "tanh", "elementwise", (), ("y",),
@@ -225,6 +236,7 @@ OPS: tuple[Op, ...] = (
         "(1 - y)*(1 + y), from the forward output y",
         transcendental=True,
         layer="Tanh",
+        streamed=("tanh_backward",),
     ),
     Op(
         "silu", "elementwise", (), ("x",),
@@ -266,6 +278,7 @@ OPS: tuple[Op, ...] = (
         "1/6 if -3 < x < 3 else 0",
         kink="0 at x = -3 and x = +3",
         layer="Hardsigmoid",
+        streamed=("hardsigmoid_backward",),
     ),
     Op(
         "hardswish", "elementwise", (), ("x",),
@@ -276,6 +289,7 @@ OPS: tuple[Op, ...] = (
         notes="hardswish(-inf) = 0 (PyTorch gives NaN); the derivative is 0 at -3 and 1 at +3 "
               "(PyTorch gives -0.5 and 1.5 there).",
         layer="Hardswish",
+        streamed=("hardswish_backward",),
     ),
     Op(
         "softmax", "rows", (_AXIS_LAST,), ("y",),

@@ -66,7 +66,8 @@ def _choose_variant():
 def describe() -> str:
     module = kernels()
     return (f"variant {variant().removeprefix('_kernels_')}, "
-            f"OpenMP {'on' if module.OPENMP else 'off (built without it: serial)'}")
+            f"OpenMP {'on' if module.OPENMP else 'off (built without it: serial)'}, "
+            f"streamed stores from {module.stream_min_bytes() / 2**20:g} MiB per thread")
 
 
 def available():
