@@ -103,7 +103,7 @@ class Op:
     # The op's ufuncs whose Cython loops stream their output (non-temporal stores) once
     # the operands outgrow the core's L2 (fastact/_cython/stream.h): the backwards with no
     # exp, tanh, erf or log inside, memory-bound there, which read two arrays for one
-    # written.  Measured at 2^22 float32 on an Intel Xeon: 1.15-1.3x on those; about 1.0x
+    # written.  Measured at 2^22 float32 on an Intel Xeon: 1.1-1.4x on those; about 1.0x
     # on the one-input forwards (relu, leaky_relu, hardsigmoid, hardswish: not streamed);
     # 0.7-0.95x on kernels with a transcendental, whose streamed stores stop overlapping
     # their arithmetic.  (The Numba backend's loops store plainly.)
