@@ -27,7 +27,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <unistd.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>  /* sysconf's cache sizes (MSVC has neither: no streaming there) */
+#endif
 
 #if defined(__SSE2__)
 #include <immintrin.h>
