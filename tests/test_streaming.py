@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.util
 
 import numpy as np
 import pytest
@@ -23,12 +22,9 @@ DTYPES = (np.float32, np.float64)
 
 
 def _variants():
-    from fastact import _cpu
     from fastact._cython import backend
 
-    cpu = set(_cpu.features())
-    return [name for name, needs in backend._VARIANTS.items()
-            if needs <= cpu and importlib.util.find_spec(f"fastact._cython.{name}") is not None]
+    return backend.runnable_variants()
 
 
 @pytest.fixture(params=_variants())

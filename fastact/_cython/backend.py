@@ -57,10 +57,15 @@ def _choose_variant():
                           stacklevel=2)
             return None, error
         return name, None
-    for name, needs in _VARIANTS.items():
-        if needs <= cpu and importlib.util.find_spec(f"{_PACKAGE}.{name}") is not None:
-            return name, None
-    return "_kernels_baseline", None
+    runnable = runnable_variants()
+    return (runnable[0] if runnable else "_kernels_baseline"), None
+
+
+def runnable_variants() -> list[str]:
+    """The built variants this CPU can run, best first."""
+    cpu = set(_cpu.features())
+    return [name for name, needs in _VARIANTS.items()
+            if needs <= cpu and importlib.util.find_spec(f"{_PACKAGE}.{name}") is not None]
 
 
 def describe() -> str:
