@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastact
+from corpus import layouts
 from fastact import _threads
 from fastact.catalogue import OPS
 
@@ -94,6 +95,24 @@ def test_streamed_in_place_and_on_two_threads(kernels, name):
             in_place = arrays[-1].copy()
             kernels.UFUNCS[name](*arrays[:-1], in_place, *params, out=in_place)
         np.testing.assert_array_equal(in_place, expected)
+
+
+@pytest.mark.parametrize("name", STREAMED)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_streamed_loops_take_every_layout(kernels, name, dtype):
+    """Streaming forced on for every call: 0-d, empty, strided, reversed, broadcast,
+    Fortran, unaligned, byte-swapped and read-only inputs (the corpus of the backend
+    tests) give the plain loop's bits, through whatever buffers NumPy and the strided
+    inner loop put them in."""
+    ufunc = kernels.UFUNCS[name]
+    _, params = _operands(name, 1, dtype)
+    for layout, x in layouts(dtype, seed=2):
+        arrays = (np.ones_like(x, shape=x.shape) * dtype(0.5), x)[-ufunc.nin + len(params):]
+        with _stream_from(kernels, 1 << 62):
+            expected = ufunc(*arrays, *params)
+        with _stream_from(kernels, 0):
+            got = ufunc(*arrays, *params)
+        np.testing.assert_array_equal(got, expected, err_msg=layout)
 
 
 def test_the_stream_threshold_is_the_cpus_and_can_be_set(kernels):
