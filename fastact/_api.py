@@ -4,7 +4,8 @@ Every function here is ordinary source, one per op direction, whose body names t
 kernel it runs.  The path from ``fastact.gelu(x)`` to the kernel is:
 
 1. ``gelu`` checks ``approximate`` and picks the ufunc 'gelu' or 'gelu_tanh';
-2. :func:`_elementwise` checks the arrays (dtype, shapes, ``out``) and asks
+2. :func:`_elementwise` (its common case first in C: fastact._fastcall.elementwise)
+   checks the arrays (dtype, shapes, ``out``) and asks
    :mod:`fastact._dispatch` for the backend in effect;
 3. the backend's NumPy ufunc runs (``fastact.ufuncs``), or for backend 'numpy'
    the reference function (``fastact.reference``).
@@ -27,9 +28,10 @@ from fastact import _validate as v
 from fastact.catalogue import OPS_BY_NAME, REQUIRED, Op
 
 try:  # built with the Cython backend; without it every call goes through NumPy's dispatch
+    from fastact import _fastcall
     from fastact._fastcall import call as _loop_call
 except ImportError:
-    _loop_call = None
+    _fastcall = _loop_call = None
 
 _ndarray = np.ndarray
 _F32 = np.dtype(np.float32)
@@ -147,6 +149,15 @@ def _rows(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, axis, ou
     dtype = v.result_dtype(checked)
     return _run(fname, op, kernel, checked, [], dtype, checked[-1].shape, out, compiled,
                 {"axis": axis}, lambda *a: getattr(reference, kernel)(*a, axis=axis))
+
+
+# A call without backend= outside use_backend blocks runs its common case in C: the
+# default backend's ufunc loop, without these functions' Python frames (about a third of
+# a call at 2^10 elements).  Everything else, and whatever that path declines, runs the
+# functions above (fastact._fastcall.elementwise and .rows).
+if _fastcall is not None:
+    _fastcall.set_general_paths(_elementwise, _rows)
+    _elementwise, _rows = _fastcall.elementwise, _fastcall.rows
 
 
 def _reduced_shape(shape, axis, keepdims):

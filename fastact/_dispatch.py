@@ -11,6 +11,10 @@ A compiled backend is a module with:
     and a parallel version of each).
 ``prelu_backward(g, x, weight, out, grad_weight)``
     prelu's fused backward on C-contiguous (outer, channels, inner) arrays.
+``size_free_ufuncs() -> dict | None`` (optional)
+    Every kernel's ufunc by name where one serves every size (Cython's), else None.
+    The default backend's are given to fastact._fastcall, which runs the common case of a
+    call without ``backend=`` in C (``set_default_ufuncs``; see ``_publish_default``).
 
 The 'numpy' backend is the reference, ``fastact.reference``; it has no ufuncs.
 """
@@ -21,6 +25,11 @@ import contextlib
 import contextvars
 import importlib
 import os
+
+try:  # the C path of calls without backend=; built with the Cython backend
+    from fastact import _fastcall
+except ImportError:
+    _fastcall = None
 
 # name -> module of the compiled backends; 'numpy' is the reference itself.
 _MODULES = {"numba": "fastact._numba.backend", "cython": "fastact._cython.backend"}
@@ -82,6 +91,7 @@ def set_backend(name: str) -> None:
     global _default
     _require(_check_name(name))
     _default = name
+    _publish_default()
 
 
 def get_backend() -> str:
@@ -120,7 +130,21 @@ def module(backend: str | None = None):
     except KeyError:
         name = resolve(backend)
         found = _resolved[requested] = _loaded.get(name)
+        if requested == _default:
+            _publish_default()
         return found
+
+
+def _publish_default() -> None:
+    """Give fastact._fastcall the default backend's ufuncs (its size_free_ufuncs), or
+    None while that backend is not loaded yet (the first call resolves it, then comes
+    here) or has none.  Called whenever the default changes or is first resolved, so
+    that the C path never runs a backend that is not the default."""
+    if _fastcall is None:
+        return
+    found = _resolved.get(_default)
+    table = getattr(found, "size_free_ufuncs", None)
+    _fastcall.set_default_ufuncs(table() if table is not None else None, _override)
 
 
 def warmup(ops=None, dtypes=None) -> None:

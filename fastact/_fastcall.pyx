@@ -17,6 +17,7 @@ have at most one core dimension, on the last axis: (n)->(n), (n),(n)->(n), (n)->
 """
 
 cimport numpy as cnp
+from cpython.contextvars cimport get_value
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
 from cpython.ref cimport PyObject
 from libc.math cimport INFINITY, fabs
@@ -81,7 +82,7 @@ cdef inline bint _loop_operand(cnp.ndarray a, int typenum, int ndim, bint fortra
     return True
 
 
-def call(ufunc, tuple arrays, tuple params, Py_ssize_t out_core_length=-1, out=None):
+cpdef object call(ufunc, tuple arrays, tuple params, Py_ssize_t out_core_length=-1, out=None):
     """``ufunc(*arrays, *params)`` (``out=out`` given) computed by the ufunc's own loop, or
     None.
 
@@ -249,3 +250,66 @@ def call(ufunc, tuple arrays, tuple params, Py_ssize_t out_core_length=-1, out=N
     if out is not None:
         return out  # as ufuncs return out= itself, 0-d included
     return result[()] if out_ndim == 0 else result  # a NumPy scalar, as ufuncs return
+
+
+# ---------------------------------------------------------------- calls without backend=
+# The functions fastact._api gives (set_general_paths) and the default backend's ufuncs
+# that fastact._dispatch gives whenever the default changes (set_default_ufuncs).
+cdef object _general_elementwise = None  # fastact._api's _elementwise, in Python
+cdef object _general_rows = None         # fastact._api's _rows, in Python
+cdef dict _default_ufuncs = None         # by kernel name; None: the Python path only
+cdef object _override = None             # the ContextVar of use_backend blocks
+
+
+def set_general_paths(elementwise, rows):
+    """The Python functions that ``elementwise`` and ``rows`` fall back on: fastact._api's
+    _elementwise and _rows, which check and run every call."""
+    global _general_elementwise, _general_rows
+    _general_elementwise, _general_rows = elementwise, rows
+
+
+def set_default_ufuncs(ufuncs, override):
+    """The default backend's ufuncs by kernel name (None where it has none that serve
+    every size: the reference, or Numba's serial and parallel pairs), and ``override``,
+    the ContextVar of a use_backend block's backend, under which they are not the ones
+    in effect."""
+    global _default_ufuncs, _override
+    _default_ufuncs = None if ufuncs is None else dict(ufuncs)
+    _override = override
+
+
+cdef inline object _default_ufunc(kernel, backend):
+    """The ufunc of ``kernel`` that a call with ``backend`` runs, if that is the default
+    backend's, known here; else None."""
+    cdef dict ufuncs = _default_ufuncs
+    if backend is None and ufuncs is not None and get_value(_override) is None:
+        return ufuncs.get(kernel)
+    return None
+
+
+def elementwise(fname, op, kernel, names, tuple arrays, params, out, backend):
+    """fastact._api's _elementwise (same arguments, same result), its common case run here
+    without a Python frame.
+
+    Without ``backend=`` and outside use_backend blocks, ``call`` runs the default
+    backend's ufunc of ``kernel``: the ufunc, and so the loop, that _elementwise would
+    run, so the same bits.  Whatever ``call`` declines, and every other call, goes to
+    _elementwise.  At 2^10 float32 elements this saves about a third of the call (the
+    Python frames of _elementwise and of the backend's and ufunc's lookups)."""
+    ufunc = _default_ufunc(kernel, backend)
+    if ufunc is not None and type(params) is tuple:
+        result = call(ufunc, arrays, <tuple> params, -1, out)
+        if result is not None:
+            return result
+    return _general_elementwise(fname, op, kernel, names, arrays, params, out, backend)
+
+
+def rows(fname, op, kernel, names, tuple arrays, axis, out, backend):
+    """fastact._api's _rows (same arguments, same result), its common case (as
+    ``elementwise``'s, along axis -1) run here."""
+    ufunc = _default_ufunc(kernel, backend)
+    if ufunc is not None and type(axis) is int and axis == -1:
+        result = call(ufunc, arrays, (), -1, out)
+        if result is not None:
+            return result
+    return _general_rows(fname, op, kernel, names, arrays, axis, out, backend)

@@ -130,3 +130,75 @@ def test_prelu_one_weight_on_read_only_byte_swapped_strided_and_0d_input(backend
     assert type(scalar_input) is np.float32 and type(scalar_weight) is np.float32
     assert scalar_input == gi[0, 0]
     assert type(fastact.prelu(x[0, 0], w, backend=backend)) is np.float32
+
+
+def test_c_path_runs_the_given_ufuncs_only_without_backend_and_use_backend():
+    """fastact._fastcall.elementwise and .rows (fastact._api's _elementwise and _rows)
+    run the default backend's ufunc in C only for a call without backend=, outside
+    use_backend blocks, on what ``call`` takes (rows: along axis -1); every other call
+    takes the Python path.  A stand-in ufunc (np.negative) shows which path ran."""
+    import fastact
+
+    x = np.linspace(-3, 3, 64, dtype=np.float32)
+    rows = np.linspace(-3, 3, 12).reshape(3, 4)
+    sigmoid = fastact.sigmoid(x, backend="numpy")
+    softmax_0 = fastact.softmax(rows, axis=0, backend="numpy")
+    default = _dispatch.resolve()
+    fastact.sigmoid(x)  # the default backend resolved (and its ufuncs given, if any)
+    try:
+        fastcall.set_default_ufuncs({"sigmoid": np.negative, "softmax": np.negative},
+                                    _dispatch._override)
+        np.testing.assert_array_equal(fastact.sigmoid(x), -x)  # the C path
+        out = np.empty_like(x)
+        assert fastact.sigmoid(x, out=out) is out
+        np.testing.assert_array_equal(out, -x)
+        np.testing.assert_array_equal(fastact.softmax(rows), -rows)
+        # the Python path: backend=, use_backend, what call declines, other axes, kernels
+        # without a given ufunc
+        np.testing.assert_allclose(fastact.sigmoid(x, backend=default), sigmoid, rtol=1e-6)
+        np.testing.assert_allclose(fastact.sigmoid(x, backend="auto"), sigmoid, rtol=1e-6)
+        with fastact.use_backend(default):
+            np.testing.assert_allclose(fastact.sigmoid(x), sigmoid, rtol=1e-6)
+        np.testing.assert_allclose(fastact.sigmoid(x.astype(np.float16)), sigmoid, atol=1e-3)
+        np.testing.assert_allclose(fastact.sigmoid(list(x)), sigmoid, rtol=1e-6)
+        np.testing.assert_allclose(fastact.sigmoid(x[::2]), sigmoid[::2], rtol=1e-6)
+        np.testing.assert_allclose(fastact.softmax(rows, axis=0), softmax_0, rtol=1e-12)
+        np.testing.assert_allclose(fastact.softmax(rows, axis=1),
+                                   fastact.softmax(rows, backend="numpy"), rtol=1e-12)
+        assert fastact.tanh(x).min() > -1  # no stand-in for tanh
+        with pytest.raises(TypeError):  # the Python path's checks still run
+            fastact.sigmoid(x.astype(np.complex64))
+        # set_backend gives the new default backend's ufuncs (the reference: none)
+        before = fastact.get_backend()
+        fastact.set_backend("numpy")
+        try:
+            np.testing.assert_array_equal(fastact.sigmoid(x), sigmoid)
+        finally:
+            fastact.set_backend(before)
+    finally:
+        _dispatch._publish_default()  # the default backend's own ufuncs again
+    np.testing.assert_allclose(fastact.sigmoid(x), sigmoid, rtol=1e-6)
+
+
+def test_c_path_gives_the_python_paths_bits():
+    """On the common case the C path runs the ufunc the Python path runs: the same bits,
+    for every elementwise and row kernel of the default backend (whichever it is)."""
+    import fastact
+
+    rng = np.random.default_rng(7)
+    for dtype in (np.float32, np.float64):
+        x = (rng.standard_normal((4, 300)) * 3).astype(dtype)
+        g = rng.standard_normal((4, 300)).astype(dtype)
+        for name in ("gelu", "tanh", "sigmoid", "silu", "mish", "softplus", "elu",
+                     "softmax", "log_softmax"):
+            forward = getattr(fastact, name)
+            backward = getattr(fastact, name + "_backward")
+            y = forward(x)
+            with fastact.use_backend(fastact.get_backend()):  # the Python path
+                want = forward(x)
+            np.testing.assert_array_equal(y, want)
+            saved = y if name in ("sigmoid", "tanh", "softmax", "log_softmax") else x
+            got = backward(g, saved)
+            with fastact.use_backend(fastact.get_backend()):
+                want = backward(g, saved)
+            np.testing.assert_array_equal(got, want)

@@ -112,6 +112,12 @@ def ufunc(kernel: str, size: int):
 _UFUNCS: dict = {}  # ufuncs(), once loaded: the lookup of every call
 
 
+def size_free_ufuncs() -> dict:
+    """Every kernel's ufunc by name: one serves every size (fastact._dispatch gives them
+    to fastact._fastcall's C path)."""
+    return ufuncs()
+
+
 def prelu_backward(g, x, weight, out, grad_weight):
     """grad_input into out and grad_weight, for C-contiguous (outer, channels, inner)
     float32 or float64 arrays of one dtype (weight and grad_weight 1-D)."""
