@@ -174,3 +174,40 @@ def test_float16_is_the_float32_result_rounded(backend):
             np.testing.assert_array_equal(
                 got, b(g.astype(np.float32), saved.astype(np.float32), **params,
                        backend=backend).astype(np.float16), err_msg=op.backward_name)
+
+
+@pytest.mark.parametrize("backend", COMPILED)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_loops_leave_no_floating_point_flags(backend, dtype):
+    """Every loop clears the status flags that NumPy tests after it (fastact/_cython/
+    fpstatus.h; Numba's _clear_fp_status): on these inputs the lanes that a vectorised
+    select discards overflow, divide by zero and turn invalid, and the kept results follow
+    the catalogue's rules, not the flags.  Through NumPy's dispatch (the ufuncs called
+    directly, contiguous, and the public functions on strided input) under
+    np.errstate(all='raise'), nothing may raise."""
+    values = [0.0, -0.0, 1e-40, -1e-40, 0.5, -0.5, 3.0, -3.0, 20.0, -20.0, 100.0, -100.0,
+              1e30, -1e30, np.inf, -np.inf, np.nan]
+    x = np.tile(np.array(values, dtype), 61)  # 1037 elements: a vector loop and its tail
+    rows = x[:1020].reshape(12, 85)
+    with np.errstate(all="raise"):
+        for name in fastact.ufuncs.NAMES:
+            u = fastact.ufuncs.get(name, backend)
+            if u.signature is None and u.nin <= 2:  # the kernels without parameters
+                u(*([x] * u.nin))
+            elif name in ("softmax", "log_softmax", "logsumexp"):
+                u(rows)
+            elif name in ("softmax_backward", "log_softmax_backward"):
+                u(rows, rows)
+        strided = x[::2]
+        for op in OPS:
+            if op.kind != "elementwise":
+                continue
+            forward = getattr(fastact, op.name)
+            params = {"weight": 0.25} if op.kind == "prelu" else {}
+            y = forward(strided, backend=backend, **params)
+            saved = {"x": strided, "y": y}
+            getattr(fastact, op.backward_name)(strided, *[saved[s] for s in op.saved],
+                                               backend=backend, **params)
+        for name in ("softmax", "log_softmax"):
+            y = getattr(fastact, name)(rows[:, ::2], backend=backend)
+            getattr(fastact, name + "_backward")(rows[:, ::2], y, backend=backend)

@@ -141,17 +141,48 @@ def _block_buffers(typingctx, dtype):
 # The loops clear the floating-point status flags when they finish, so that NumPy, which
 # tests them after every loop, raises no warnings: a vectorised loop computes both sides
 # of each select (a division by zero, an overflow in a discarded lane), and the njit
-# kernels these replace raise none either.
+# kernels these replace raise none either.  On x86-64 the flags the kernels can set live
+# in MXCSR (SSE/AVX only): it is read, and written back only when a flag is set (as
+# fastact/_cython/fpstatus.h does; glibc's feclearexcept also saves and reloads the x87
+# environment, ~90 ns a call).  Elsewhere feclearexcept.
+_X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+_MXCSR_FLAGS = 0x3F  # invalid, denormal, divide by zero, overflow, underflow, inexact
+
+
+@intrinsic
+def _clear_mxcsr_flags(typingctx):
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        slot = cgutils.alloca_once(builder, i32)
+        address = builder.bitcast(slot, ir.IntType(8).as_pointer())
+        access = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()])
+        builder.call(cgutils.get_or_insert_function(builder.module, access,
+                                                    "llvm.x86.sse.stmxcsr"), [address])
+        csr = builder.load(slot)
+        flagged = builder.icmp_unsigned("!=", builder.and_(csr, ir.Constant(i32, _MXCSR_FLAGS)),
+                                        ir.Constant(i32, 0))
+        with builder.if_then(flagged, likely=False):
+            builder.store(builder.and_(csr, ir.Constant(i32, ~_MXCSR_FLAGS & 0xFFFFFFFF)), slot)
+            builder.call(cgutils.get_or_insert_function(builder.module, access,
+                                                        "llvm.x86.sse.ldmxcsr"), [address])
+        return context.get_dummy_value()
+
+    return types.void(), codegen
+
+
 ll.add_symbol("feclearexcept", ctypes.cast(ctypes.CDLL(None).feclearexcept,
                                            ctypes.c_void_p).value)
 _feclearexcept = types.ExternalFunction("feclearexcept", types.int32(types.int32))
-# glibc's FE_ALL_EXCEPT: x86 (without its denormal flag), else aarch64's and most others'
-_FE_ALL_EXCEPT = 0x3D if platform.machine().lower() in ("x86_64", "amd64", "i686") else 0x1F
+# glibc's FE_ALL_EXCEPT: aarch64's and most others' (x86-64 takes MXCSR above)
+_FE_ALL_EXCEPT = 0x3D if platform.machine().lower() == "i686" else 0x1F
 
 
 @register_jitable
 def _clear_fp_status():
-    _feclearexcept(_FE_ALL_EXCEPT)
+    if _X86_64:
+        _clear_mxcsr_flags()
+    else:
+        _feclearexcept(_FE_ALL_EXCEPT)
 
 
 @register_jitable
