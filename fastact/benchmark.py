@@ -8,7 +8,8 @@ over the best peer; "of memcpy" its fraction of np.copyto's GB/s on the same byt
 Protocol (the default): float32, contiguous, 2^10, 2^16 and 2^22 elements, rows of
 1024 for the row ops, x normal with standard deviation 3 (--inputs uniform: on [-10, 10]),
 a new output per call (as PyTorch and JAX allocate), one thread,
-the backend in use (Cython where built; --backends cython,numba adds Numba) against the
+the backend in use (Cython where built; --backends cython,numba adds Numba, called with
+backend='numba'; the backend in use is called without backend=, as users call it) against the
 peers installed: NumPy (each op as the NumPy expression a user writes: np.tanh, np.exp...),
 PyTorch and JAX (pip install torch==2.13.0; pip install jax jaxlib).
 
