@@ -202,3 +202,54 @@ def test_c_path_gives_the_python_paths_bits():
             with fastact.use_backend(fastact.get_backend()):
                 want = backward(g, saved)
             np.testing.assert_array_equal(got, want)
+
+
+def _corpus_cases():
+    from corpus import DTYPES, call_params, layouts
+
+    from fastact.catalogue import OPS
+
+    for op in OPS:
+        for dtype in DTYPES:
+            for layout, x in layouts(dtype):
+                for params in call_params(op, x):
+                    yield pytest.param(op, params, x,
+                                       id=f"{op.name}-{np.dtype(dtype).name}-{layout}-{params}")
+
+
+def _same_result(got, want):
+    if isinstance(want, tuple):  # prelu's backward: grad_input, grad_weight
+        assert isinstance(got, tuple) and len(got) == len(want)
+        for a, b in zip(got, want):
+            _same_result(a, b)
+        return
+    assert type(got) is type(want)
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    bits = f"u{want.itemsize}"
+    np.testing.assert_array_equal(got.view(bits), want.view(bits))
+
+
+@pytest.mark.parametrize("op,params,x", list(_corpus_cases()))
+def test_c_path_on_the_layout_corpus_is_the_python_path(op, params, x):
+    """A call without backend= (fastact._fastcall's C path, where it takes the call) gives
+    the result type, dtype, shape and bits of the same call with the default backend
+    named (the Python path), forward, backward and with out=, on every layout of the
+    backends' corpus: 0-d, empty, 1-d, C and Fortran order, transposed, strided,
+    reversed, broadcast, unaligned, byte-swapped and read-only."""
+    import fastact
+    from fastact.accuracy import saved_arrays
+
+    default = _dispatch.resolve()
+    dtype = x.dtype.newbyteorder("=")
+    forward = getattr(fastact, op.name)
+    want = forward(x, **params, backend=default)
+    _same_result(forward(x, **params), want)
+    out = np.empty(np.shape(want), dtype)
+    assert forward(x, **params, out=out) is out
+    _same_result(out, np.asarray(want))
+    saved = saved_arrays(op, x, params, dtype)
+    y = np.asarray(want)
+    g = np.linspace(-2, 2, y.size).astype(dtype).reshape(y.shape)
+    backward = getattr(fastact, op.backward_name)
+    _same_result(backward(g, *saved, **params), backward(g, *saved, **params, backend=default))
