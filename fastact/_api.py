@@ -67,10 +67,8 @@ def _elementwise(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, p
     """Run elementwise ``kernel`` on ``arrays`` (x; or grad_output and x or y) with the
     op's checked scalar ``params``."""
     compiled = _dispatch.module(backend)
-    x = arrays[-1]
-    if type(x) is _ndarray and compiled is not None and _loop_call is not None:
-        # the common case (see _direct), spelled out: small calls are mostly this overhead
-        result = _loop_call(compiled.ufunc(kernel, x.size), arrays, params, -1, out)
+    if type(arrays[-1]) is _ndarray:  # the common case (calls without backend= ran it in C)
+        result = _direct(compiled, kernel, arrays, params, out=out)
         if result is not None:
             return result
     if _dask.wanted(arrays):  # Dask arrays and xarray objects: a lazy graph (fastact._dask)
@@ -133,11 +131,8 @@ _REFERENCE_KERNELS: dict[str, Callable] = {
 def _rows(fname: str, op: Op, kernel: str, names: tuple, arrays: tuple, axis, out, backend):
     """The softmax family: the gufunc (n)->(n) or (n),(n)->(n) along ``axis``."""
     compiled = _dispatch.module(backend)
-    x = arrays[-1]
-    if (type(axis) is int and axis == -1 and type(x) is _ndarray
-            and compiled is not None and _loop_call is not None):
-        # the common case (see _direct), spelled out: small calls are mostly this overhead
-        result = _loop_call(compiled.ufunc(kernel, x.size), arrays, (), -1, out)
+    if type(axis) is int and axis == -1 and type(arrays[-1]) is _ndarray:  # as _elementwise
+        result = _direct(compiled, kernel, arrays, out=out)
         if result is not None:
             return result
     if _dask.wanted(arrays):
