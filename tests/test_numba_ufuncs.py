@@ -8,6 +8,7 @@ the contiguous one, and the parallel ufuncs bit-identical to the serial ones.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -456,3 +457,33 @@ def test_parallel_gufuncs_bit_identical(name, two_threads):
                                         for k, v in kwargs.items()})
             got = parallel(*args, **kwargs)
             np.testing.assert_array_equal(got, expected, err_msg=f"{name} {kwargs}")
+
+
+def test_sums_have_the_same_bits_compiled_or_loaded_from_the_cache(tmp_path):
+    """The row sums (and prelu's weight gradient) give the same bits whether their kernel
+    was compiled in this process or loaded from Numba's disk cache.  Their summation order
+    is written out (rows._sum); with 'reassoc' LLVM chose it, and float32 softmax, both
+    softmax backwards and float64 log_softmax's backward came out 1-3 ulp apart on whole
+    rows between a fresh process and a warm one (and test_parallel_gufuncs_bit_identical
+    failed whenever one of its two kernels came from the cache)."""
+    code = (
+        "import hashlib, numpy as np, fastact\n"
+        "rng = np.random.default_rng(13)\n"
+        "digest = hashlib.md5()\n"
+        "for dtype in (np.float32, np.float64):\n"
+        "    x = (rng.standard_normal((129, 512)) * 5).astype(dtype)\n"
+        "    g = rng.standard_normal((129, 512)).astype(dtype)\n"
+        "    kw = {'backend': 'numba'}\n"
+        "    y, ly = fastact.softmax(x, **kw), fastact.log_softmax(x, **kw)\n"
+        "    for r in (y, ly, fastact.logsumexp(x, **kw), fastact.softmax_backward(g, y, **kw),\n"
+        "              fastact.log_softmax_backward(g, ly, **kw),\n"
+        "              *fastact.prelu_backward(g.reshape(129, 8, 64), x.reshape(129, 8, 64),\n"
+        "                                      np.full(8, 0.25, dtype), **kw)):\n"
+        "        digest.update(np.ascontiguousarray(r).tobytes())\n"
+        "print(digest.hexdigest())\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_DEBUG_CACHE": "1"}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env, timeout=900, check=True) for _ in range(2)]
+    assert "data saved" in runs[0].stdout and "data loaded" in runs[1].stdout
+    fresh, cached = (run.stdout.strip().splitlines()[-1] for run in runs)
+    assert fresh == cached

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from numba import njit
 
-# Safe for NaN/inf handling and range reductions: no nnan/ninf/reassoc.  Sums
-# that should vectorise are separate functions in rows.py, compiled with reassoc.
+# Safe for NaN/inf handling and range reductions: no nnan/ninf/reassoc.  Nothing is
+# compiled with reassoc but rows.py's max (exact in any order): the sums that vectorise
+# write their order out (rows._sum), so their bits do not depend on how LLVM compiles them.
 FASTMATH = {"nsz", "contract"}
 
 SALT = hashlib.sha256(b"".join(

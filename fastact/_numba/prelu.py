@@ -10,21 +10,30 @@ added in float64 in a fixed order: grad_weight does not depend on the thread cou
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
+from numba import carray, prange
 
 from fastact._numba.elementwise import leaky_relu, leaky_relu_backward
 from fastact._numba.kernels import SALT, jit
-from fastact._numba.rows import _reduction
+from fastact._numba.rows import LANES, _fold, _stack_lanes, _summation, _zero
 from fastact._numba.vecmath import scalar
 
 CHUNK = 8192
 
 
-@_reduction  # compiled with reassoc, so the sum vectorises
+@_summation
 def _weight_grad(g, x):
-    """The sum of x*g over the entries with x <= 0 or NaN."""
-    total = type(x[0])(0)
-    for i in range(x.size):
+    """The sum of x*g over the entries with x <= 0 or NaN, in the row sums' fixed order
+    (rows._sum: LANES partial sums, folded, then the tail)."""
+    lanes = carray(_stack_lanes(x[0]), LANES)
+    _zero(lanes)
+    full = x.size - x.size % LANES
+    for i in range(0, full, LANES):
+        chunk_g, chunk_x = g[i:i + LANES], x[i:i + LANES]
+        for j in range(LANES):
+            v = chunk_x[j]
+            lanes[j] += type(v)(0) if v > 0 else v * chunk_g[j]
+    total = _fold(lanes)
+    for i in range(full, x.size):
         v = x[i]
         total += type(v)(0) if v > 0 else v * g[i]
     return total

@@ -2,13 +2,19 @@
 
 Each works on one row (the gufunc's core dimension); the gufuncs of ``ufuncs.py``
 loop over the rows.  Three passes, each a vectorised loop: the max
-(llvm.maximum, NaN-propagating), the exps, then the scaling.  Sums and the max
-are separate functions compiled with 'reassoc' so they vectorise; the exps never
-are (reassoc breaks exp's range reduction).  Sums run over blocks of BLOCK
-entries, each block's sum in the row's type, the blocks' sums added in float64 (one
-float32 sum over a long row drifted: softmax of 2^24 float32 entries was 10^4 ulp
-off; a float64 accumulator per entry costs speed).  log_softmax and logsumexp use log1p of the terms below the max plus
-(ties - 1), so the largest entry keeps its digits.
+(llvm.maximum, NaN-propagating), the exps, then the scaling.  The max is a separate
+function compiled with 'reassoc' so it vectorises (exact in any order).  The sums are
+not: each adds LANES interleaved partial sums in a fixed order (written out, so LLVM
+vectorises them without reassociating anything), so a row's sum is the same bits however
+the loop is compiled.  With 'reassoc' LLVM chose the order, and a kernel compiled in this
+process and the same kernel loaded from Numba's disk cache summed differently (float32
+softmax: 1-3 ulp on whole rows; the parallel/serial test failed when one of the two came
+from the cache).  The exps are never reassociated (reassoc breaks exp's range reduction).
+Sums run over blocks of BLOCK entries, each block's sum in the row's type, the blocks'
+sums added in float64 (one float32 sum over a long row drifted: softmax of 2^24 float32
+entries was 10^4 ulp off; a float64 accumulator per entry costs speed).  log_softmax and
+logsumexp use log1p of the terms below the max plus (ties - 1), so the largest entry keeps
+its digits.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import carray, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, register_jitable
 
@@ -26,8 +32,11 @@ from fastact._numba import vecmath
 # A call per row costs nothing; row kernels are called with *params, which Numba-IR
 # inlining does not support.
 row = register_jitable
+# the max: exact in any order, so it may reassociate (and vectorise)
 _reduction = njit(error_model="numpy", fastmath={"nsz", "contract", "reassoc"}, cache=True,
                   nogil=True)
+# the sums (and prelu's weight gradient): no reassoc, their order is written out (_sum)
+_summation = njit(error_model="numpy", fastmath={"nsz", "contract"}, cache=True, nogil=True)
 
 
 @intrinsic
@@ -48,42 +57,103 @@ def _maximum(typingctx, a, b):
 
 # the sums' block length (the exps of _log_sum_exp_shifted go through a scratch of it too)
 BLOCK = 1024
+# the partial sums of a block: 4 vectors of 16 floats or 8 of 8 doubles, so that on
+# AVX-512 four independent additions are in flight (one chain measured latency-bound)
+LANES = 64
 
 
-@_reduction
+@intrinsic
+def _stack_lanes(typingctx, like):
+    """A pointer to LANES values of like's type on the stack (an alloca, in the entry
+    block): the partial sums, which LLVM keeps in registers (np.zeros would be a heap
+    allocation it cannot)."""
+    if like not in (types.float32, types.float64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return cgutils.alloca_once(builder, context.get_data_type(like),
+                                   size=ir.Constant(ir.IntType(64), LANES))
+
+    return types.CPointer(like)(like), codegen
+
+
+@row
+def _zero(lanes):
+    for j in range(LANES):
+        lanes[j] = 0
+
+
+@row
+def _fold(lanes):
+    """The partial sums added pairwise in a fixed order (halves onto halves)."""
+    width = LANES
+    while width > 1:
+        width //= 2
+        for j in range(width):
+            lanes[j] += lanes[j + width]
+    return lanes[0]
+
+
+@_summation
 def _sum(a):
-    """The sum of a in float64, blockwise."""
+    """The sum of a in float64, blockwise: each block's LANES partial sums (entry i goes
+    to partial sum i % LANES, the block's tail to the folded total), in a fixed order."""
     total = 0.0
     for start in range(0, a.size, BLOCK):
-        s = type(a[0])(0)
-        for i in range(start, min(start + BLOCK, a.size)):
-            s += a[i]
+        block = a[start:start + BLOCK]  # views indexed from 0: no negative-index checks
+        lanes = carray(_stack_lanes(a[0]), LANES)  # here: the frame must be this one's
+        _zero(lanes)
+        full = block.size - block.size % LANES
+        for i in range(0, full, LANES):
+            chunk = block[i:i + LANES]
+            for j in range(LANES):
+                lanes[j] += chunk[j]
+        s = _fold(lanes)
+        for i in range(full, block.size):
+            s += block[i]
         total += s
     return total
 
 
-@_reduction
+@_summation
 def _dot(a, b):
-    """The dot product of a and b in float64, blockwise."""
+    """The dot product of a and b in float64, blockwise, in _sum's order."""
     total = 0.0
     for start in range(0, a.size, BLOCK):
-        s = type(a[0])(0)
-        for i in range(start, min(start + BLOCK, a.size)):
-            s += a[i] * b[i]
+        block_a, block_b = a[start:start + BLOCK], b[start:start + BLOCK]
+        lanes = carray(_stack_lanes(a[0]), LANES)  # here: the frame must be this one's
+        _zero(lanes)
+        full = block_a.size - block_a.size % LANES
+        for i in range(0, full, LANES):
+            chunk_a, chunk_b = block_a[i:i + LANES], block_b[i:i + LANES]
+            for j in range(LANES):
+                lanes[j] += chunk_a[j] * chunk_b[j]
+        s = _fold(lanes)
+        for i in range(full, block_a.size):
+            s += block_a[i] * block_b[i]
         total += s
     return total
 
 
-@_reduction
+@_summation
 def _sum_and_any_positive(a, b):
     """_sum(a), and whether some b[i] > 0 (NaN is not), in one pass over both."""
     total = 0.0
     above = False
     for start in range(0, a.size, BLOCK):
-        s = type(a[0])(0)
-        for i in range(start, min(start + BLOCK, a.size)):
-            s += a[i]
-            above |= b[i] > 0
+        block_a, block_b = a[start:start + BLOCK], b[start:start + BLOCK]
+        lanes = carray(_stack_lanes(a[0]), LANES)  # here: the frame must be this one's
+        _zero(lanes)
+        full = block_a.size - block_a.size % LANES
+        for i in range(0, full, LANES):
+            chunk_a, chunk_b = block_a[i:i + LANES], block_b[i:i + LANES]
+            for j in range(LANES):
+                lanes[j] += chunk_a[j]
+                above |= chunk_b[j] > 0
+        s = _fold(lanes)
+        for i in range(full, block_a.size):
+            s += block_a[i]
+            above |= block_b[i] > 0
         total += s
     return total, above
 
