@@ -329,9 +329,10 @@ def prelu_backward(grad_output, x, weight, axis=1, *, out=None, backend=None):
         if compiled is not None:
             # the common case, one weight for every channel, without the general path's
             # ~8 us of small NumPy calls: one (1, 1, n) row through the fused kernel
+            # (np.array of a tuple: np.full took 0.8-1.6 us of a ~5 us call on 1024 floats)
             grad_input, grad_weight = _fused_prelu_backward(
-                compiled, grad_output, x, np.full(1, slope, x.dtype), x.shape, (1, 1, x.size),
-                x.dtype)
+                compiled, grad_output, x, np.array((slope,), x.dtype), x.shape,
+                (1, 1, x.size), x.dtype)
             grad_weight = grad_weight.reshape(() if type(weight) is float else weight.shape)
             return grad_input, (grad_weight[()] if grad_weight.ndim == 0 else grad_weight)
     if _dask.wanted((grad_output, x, weight)):

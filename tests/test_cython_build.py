@@ -114,3 +114,37 @@ def test_a_build_without_openmp_works_serially(tmp_path):
     result = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True,
                             text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=300)
     assert result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
+def test_prelu_backward_kernel_checks_its_arrays():
+    """The fused prelu backward takes its arrays' data pointers itself (typed memoryviews
+    cost ~0.3 us each): what its loop assumes is checked first, and a wrong array is a
+    ValueError, never a read or write out of bounds."""
+    from fastact._cython import backend
+
+    kernel = backend.kernels().prelu_backward_f32
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    g = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    w = np.array([0.25, -0.5, 2.0], np.float32)
+    out, gw = np.empty_like(x), np.empty(3, np.float32)
+    kernel(g, x, w, out, gw)
+    expected = np.where(x > 0, g, g * w[:, None])
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_allclose(gw, np.where(x > 0, 0, x * g).sum(axis=(0, 2)), rtol=1e-6)
+    read_only = np.empty_like(x)
+    read_only.flags.writeable = False
+    bad = {"g of another shape": (g[:, :, :4].copy(), x, w, out, gw),
+           "non-contiguous x": (g, np.asfortranarray(x), w, out, gw),
+           "float64 x": (g, x.astype(np.float64), w, out, gw),
+           "byte-swapped g": (g.astype(">f4"), x, w, out, gw),
+           "2-d x": (g, x.reshape(6, 5), w, out, gw),
+           "one weight for three channels": (g, x, w[:1].copy(), out, gw),
+           "read-only out": (g, x, w, read_only, gw),
+           "short grad_weight": (g, x, w, out, gw[:2]),
+           "a list": (g, x, list(w), out, gw),
+           "None": (g, x, w, None, gw)}
+    for what, args in bad.items():
+        with pytest.raises((ValueError, TypeError)):
+            kernel(*args)
+            pytest.fail(what)
