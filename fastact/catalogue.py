@@ -101,12 +101,13 @@ class Op:
     # test out of a vectorised loop itself; LLVM does).
     sign_split: bool = False
     # The op's ufuncs whose Cython loops stream their output (non-temporal stores) once
-    # the operands outgrow the core's L2 (fastact/_cython/stream.h): the backwards with no
-    # exp, tanh, erf or log inside, memory-bound there, which read two arrays for one
-    # written.  Measured at 2^22 float32 on an Intel Xeon: 1.1-1.4x on those; about 1.0x
-    # on the one-input forwards (relu, leaky_relu, hardsigmoid, hardswish: not streamed);
-    # 0.7-0.95x on kernels with a transcendental, whose streamed stores stop overlapping
-    # their arithmetic.  (The Numba backend's loops store plainly.)
+    # the operands outgrow the core's L2 (fastact/_cython/stream.h): the forwards and
+    # backwards with no exp, tanh, erf or log inside, memory-bound there.  Measured at 2^22
+    # float32 on an Intel Xeon: 1.1-1.4x on those backwards; 1.35-2.0x on the forwards
+    # (relu, leaky_relu, hardsigmoid, hardswish; 1.3-1.6x at 2^20 and in float64 at 2^21),
+    # which an earlier test with blocks of 1024 elements had measured at about 1.0x; 0.8-1.2x
+    # on kernels with a transcendental (sigmoid, tanh, elu, GELU: not streamed), whose
+    # streamed stores stop overlapping their arithmetic.  (Numba's loops store plainly.)
     streamed: tuple[str, ...] = ()
 
     @property
@@ -137,7 +138,7 @@ OPS: tuple[Op, ...] = (
         "1 if x > 0 else 0",
         kink="0 at x = 0 (subgradient 0)",
         layer="ReLU",
-        streamed=("relu_backward",),
+        streamed=("relu", "relu_backward"),
     ),
     Op(
         "leaky_relu", "elementwise",
@@ -150,7 +151,7 @@ OPS: tuple[Op, ...] = (
         notes="With s = 0 it equals relu, also at -inf (the limit 0, not 0*(-inf) = NaN).",
         test_params=({}, {"negative_slope": 0.2}, {"negative_slope": 0.0}, {"negative_slope": -0.5}),
         layer="LeakyReLU",
-        streamed=("leaky_relu_backward",),
+        streamed=("leaky_relu", "leaky_relu_backward"),
     ),
     Op(
         "prelu", "prelu",
@@ -278,7 +279,7 @@ OPS: tuple[Op, ...] = (
         "1/6 if -3 < x < 3 else 0",
         kink="0 at x = -3 and x = +3",
         layer="Hardsigmoid",
-        streamed=("hardsigmoid_backward",),
+        streamed=("hardsigmoid", "hardsigmoid_backward"),
     ),
     Op(
         "hardswish", "elementwise", (), ("x",),
@@ -289,7 +290,7 @@ OPS: tuple[Op, ...] = (
         notes="hardswish(-inf) = 0 (PyTorch gives NaN); the derivative is 0 at -3 and 1 at +3 "
               "(PyTorch gives -0.5 and 1.5 there).",
         layer="Hardswish",
-        streamed=("hardswish_backward",),
+        streamed=("hardswish", "hardswish_backward"),
     ),
     Op(
         "softmax", "rows", (_AXIS_LAST,), ("y",),

@@ -7,9 +7,9 @@
  * model 207; 2 MB L2 per core): relu at 2^22 float32 12.0 -> 24.4 GB/s, a two-input
  * backward 14.6 -> 22.3 GB/s.  Within the L2 it is the other way round (2^16: 33 -> 14
  * GB/s), since streamed lines leave the cache.  The crossover there lay between 2 and
- * 3 MB of operands, the L2's size: fa_stream_min_bytes.  Through the ufuncs the gain
- * was smaller and held only for kernels that read two arrays and compute little (the
- * op table's Op.streamed says which and why).
+ * 3 MB of operands, the L2's size: fa_stream_min_bytes.  Through the ufuncs it holds
+ * for the kernels that compute little, not for those with an exp, tanh or erf inside
+ * (the op table's Op.streamed says which and why).
  *
  * Not for outputs of FA_STREAM_MAX_OUTPUT_BYTES or more: glibc's malloc (64-bit) gives
  * every block that large fresh pages from mmap, which the kernel zeroes through the
