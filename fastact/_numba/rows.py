@@ -57,8 +57,9 @@ def _maximum(typingctx, a, b):
 
 # the sums' block length (the exps of _log_sum_exp_shifted go through a scratch of it too)
 BLOCK = 1024
-# the partial sums of a block: 4 vectors of 16 floats or 8 of 8 doubles, so that on
-# AVX-512 four independent additions are in flight (one chain measured latency-bound)
+# the partial sums of a block: 4 vectors of 16 floats or 8 of 8 doubles on AVX-512, so
+# that several independent vector additions are in flight (one vector of partial sums
+# would be one chain of dependent additions, at the adder's latency)
 LANES = 64
 
 
