@@ -98,7 +98,11 @@ def _fold(lanes):
 @_summation
 def _sum(a):
     """The sum of a in float64, blockwise: each block's LANES partial sums (entry i goes
-    to partial sum i % LANES, the block's tail to the folded total), in a fixed order."""
+    to partial sum i % LANES, the block's tail to the folded total), in a fixed order.
+
+    _dot, _sum_and_any_positive and prelu's _weight_grad repeat this loop with their own
+    term: one loop taking the term as a function argument is not cached by Numba ("uses
+    dynamic globals") and measured _dot 1.3-1.7x slower."""
     total = 0.0
     for start in range(0, a.size, BLOCK):
         block = a[start:start + BLOCK]  # views indexed from 0: no negative-index checks

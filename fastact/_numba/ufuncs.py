@@ -145,7 +145,8 @@ def _block_buffers(typingctx, dtype):
 # in MXCSR (SSE/AVX only): it is read, and written back only when a flag is set (as
 # fastact/_cython/fpstatus.h does; glibc's feclearexcept also saves and reloads the x87
 # environment, ~90 ns a call).  Elsewhere feclearexcept.
-_X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+_MACHINE = platform.machine().lower()
+_X86_64 = _MACHINE in ("x86_64", "amd64")
 _MXCSR_FLAGS = 0x3F  # invalid, denormal, divide by zero, overflow, underflow, inexact
 
 
@@ -174,7 +175,7 @@ ll.add_symbol("feclearexcept", ctypes.cast(ctypes.CDLL(None).feclearexcept,
                                            ctypes.c_void_p).value)
 _feclearexcept = types.ExternalFunction("feclearexcept", types.int32(types.int32))
 # glibc's FE_ALL_EXCEPT: aarch64's and most others' (x86-64 takes MXCSR above)
-_FE_ALL_EXCEPT = 0x3D if platform.machine().lower() == "i686" else 0x1F
+_FE_ALL_EXCEPT = 0x3D if _MACHINE == "i686" else 0x1F
 
 
 @register_jitable
