@@ -101,13 +101,17 @@ class Op:
     # test out of a vectorised loop itself; LLVM does).
     sign_split: bool = False
     # The op's ufuncs whose Cython loops stream their output (non-temporal stores) once
-    # the operands outgrow the core's L2 (fastact/_cython/stream.h): the forwards and
-    # backwards with no exp, tanh, erf or log inside, memory-bound there.  Measured at 2^22
-    # float32 on an Intel Xeon: 1.1-1.4x on those backwards; 1.35-2.0x on the forwards
-    # (relu, leaky_relu, hardsigmoid, hardswish; 1.3-1.6x at 2^20 and in float64 at 2^21),
-    # which an earlier test with blocks of 1024 elements had measured at about 1.0x; 0.8-1.2x
-    # on kernels with a transcendental (sigmoid, tanh, elu, GELU: not streamed), whose
-    # streamed stores stop overlapping their arithmetic.  (Numba's loops store plainly.)
+    # the operands outgrow the core's L2 (fastact/_cython/stream.h): those with no exp,
+    # tanh, erf or log inside, memory-bound there.  Measured on an Intel Xeon (model 207),
+    # blocks of 1024, each way called repeatedly: with operands beyond the L3 (14 sets
+    # cycled, out=), 1.04-1.21x at 2^22 float32 and 2^21 float64, and within the L3 (the
+    # same operands) 1.02-1.24x at 2^22 float32, 0.88-1.07x at 2^19-2^21.  Not streamed:
+    # hardswish's forward (0.92-0.95x beyond the L3), and every kernel with a
+    # transcendental, 0.84-0.98x beyond the L3 (its arithmetic is the bound, and the
+    # streamed stores no longer overlap it).  (Timing single calls alternately, as earlier
+    # measurements did, hands each call an output buffer the other's streamed stores
+    # evicted, and overstates streaming: 1.35-2.0x on the same loops.)  (Numba's loops
+    # store plainly.)
     streamed: tuple[str, ...] = ()
 
     @property
@@ -290,7 +294,7 @@ OPS: tuple[Op, ...] = (
         notes="hardswish(-inf) = 0 (PyTorch gives NaN); the derivative is 0 at -3 and 1 at +3 "
               "(PyTorch gives -0.5 and 1.5 there).",
         layer="Hardswish",
-        streamed=("hardswish", "hardswish_backward"),
+        streamed=("hardswish_backward",),
     ),
     Op(
         "softmax", "rows", (_AXIS_LAST,), ("y",),
