@@ -108,10 +108,10 @@ class Op:
     # same operands) 1.02-1.24x at 2^22 float32, 0.88-1.07x at 2^19-2^21.  Not streamed:
     # hardswish's forward (0.92-0.95x beyond the L3), and every kernel with a
     # transcendental, 0.84-0.98x beyond the L3 (its arithmetic is the bound, and the
-    # streamed stores no longer overlap it).  (Timing single calls alternately, as earlier
+    # streamed stores no longer overlap it).  Timing single calls alternately, as earlier
     # measurements did, hands each call an output buffer the other's streamed stores
-    # evicted, and overstates streaming: 1.35-2.0x on the same loops.)  (Numba's loops
-    # store plainly.)
+    # evicted, and overstates streaming (1.35-2.0x on the same loops).  Numba's loops
+    # store plainly.
     streamed: tuple[str, ...] = ()
 
     @property
