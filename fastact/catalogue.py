@@ -113,6 +113,15 @@ class Op:
     # evicted, and overstates streaming (1.35-2.0x on the same loops).  Numba's loops
     # store plainly.
     streamed: tuple[str, ...] = ()
+    # The op's ufuncs whose float32 Cython loop is a hand-written AVX-512 loop on the
+    # AVX-512 variant, fa_<ufunc>_vector_loop_f32 in fastact/_cython/vector_loops.h, where
+    # auto-vectorised scalar code cannot say what the algorithm needs (a table lookup by
+    # permute, the lanes of one path compressed into whole vectors).  The other variants
+    # run the scalar kernel, and so does the Numba backend (its loops are LLVM's
+    # vectorisation of scalar code, which has no permutes: a gather-based twin of the
+    # GELU pieces measured 2.8x slower there), so the two backends agree within the
+    # accuracy bounds, not bit for bit, on these ufuncs' lanes the vector loop computes.
+    vector_loops: tuple[str, ...] = ()
 
     @property
     def backward_name(self) -> str:
@@ -224,6 +233,7 @@ OPS: tuple[Op, ...] = (
         transcendental=True,
         test_params=({}, {"approximate": "tanh"}),
         layer="GELU",
+        vector_loops=("gelu",),  # the polynomial pieces of fastact/_gelu_pieces.py
     ),
     Op(
         "sigmoid", "elementwise", (), ("y",),

@@ -72,7 +72,8 @@ def describe() -> str:
     module = kernels()
     return (f"variant {variant().removeprefix('_kernels_')}, "
             f"OpenMP {'on' if module.OPENMP else 'off (built without it: serial)'}, "
-            f"streamed stores from {module.stream_min_bytes() / 2**20:g} MiB per thread")
+            f"streamed stores from {module.stream_min_bytes() / 2**20:g} MiB per thread, "
+            f"hand-written vector loops {'on' if module.VECTOR_LOOPS else 'off'}")
 
 
 def available():
