@@ -332,13 +332,24 @@ _TWIN_OPS = [("gelu", {}), ("gelu", {"approximate": "tanh"}), ("tanh", {}), ("si
              ("celu", {"alpha": -1.5})]
 
 
+def _vector_loop(op, params):
+    """Whether the forward ufunc of (op, params) runs a hand-written vector loop in the
+    Cython variant in use (float32 only; tests/test_vector_loops.py checks those lanes
+    against the general kernel: the same bits in the tail, within the bounds elsewhere)."""
+    from fastact._cython import backend
+
+    chosen = [f"_{params.get(p.name, p.default)}" for p in op.params if p.check == "choice"
+              and params.get(p.name, p.default) != p.default]
+    return backend.kernels().VECTOR_LOOPS and op.name + "".join(chosen) in op.vector_loops
+
+
 @pytest.mark.skipif(not {"cython", "numba"} <= set(BACKENDS), reason="needs both compiled backends")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name,params", _TWIN_OPS, ids=[f"{n}{p or ''}" for n, p in _TWIN_OPS])
 def test_vecmath_twins_agree_bit_for_bit(name, params, dtype):
     """The Cython and Numba kernels of these ops are one algorithm with one set of
-    coefficients (the vecmath twins): the same bits on every input, forward and backward,
-    which also checks the twins' tables and constants agree (the shifters' biases, the
+    coefficients (the vecmath twins): the same bits on every input, forward and backward
+    (but for a forward the Cython variant runs as a hand-written vector loop), which also checks the twins' tables and constants agree (the shifters' biases, the
     kernels' scaled coefficients).  GELU's t^2 rounding error is an FMA in one and
     Dekker's exact product in the other; both are exact.  The inputs reach every clamp
     and range edge: exp_neg's -104/-110, tanh's 10/19.5, expm1's -18/88.7/709.8, the
@@ -364,7 +375,8 @@ def test_vecmath_twins_agree_bit_for_bit(name, params, dtype):
 
     with np.errstate(all="ignore"):
         ys = [forward(x, **params, backend=backend) for backend in ("cython", "numba")]
-        assert_same_bits(*ys, name)
+        if not (dtype == np.float32 and _vector_loop(op, params)):
+            assert_same_bits(*ys, name)
         saved = tuple({"x": x, "y": ys[0]}[s] for s in op.saved)
         grads = [backward(g, *saved, **params, backend=backend) for backend in ("cython", "numba")]
         assert_same_bits(*grads, name + "_backward")
