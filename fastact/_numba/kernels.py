@@ -21,8 +21,10 @@ from numba import njit
 # write their order out (rows._sum), so their bits do not depend on how LLVM compiles them.
 FASTMATH = {"nsz", "contract"}
 
+# The compiled kernels freeze this package's sources and the op table's constants.
 SALT = hashlib.sha256(b"".join(
-    p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))).hexdigest()[:16]
+    p.read_bytes() for p in [*sorted(Path(__file__).parent.glob("*.py")),
+                             Path(__file__).parent.parent / "catalogue.py"])).hexdigest()[:16]
 
 
 def jit(parallel=False, fastmath=FASTMATH):
