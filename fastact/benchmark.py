@@ -7,8 +7,8 @@ inherits another's cache state); the figure is the median over rounds.  GB/s cou
 the bytes of every array read and written; "vs peer" is the best fastact backend
 over the best peer; "of memcpy" its fraction of np.copyto's GB/s on the same bytes.
 Protocol (the default): float32, contiguous, 2^10, 2^16 and 2^22 elements, rows of
-1024 for the row ops, x normal with standard deviation 3 (--inputs uniform: on [-10, 10]),
-a new output per call (as PyTorch and JAX allocate), one thread,
+1024 for the row ops, x normal with standard deviation 3 (--inputs standard: standard
+normal; --inputs uniform: on [-10, 10]), a new output per call (as PyTorch and JAX allocate), one thread,
 the backend in use (Cython where built; --backends cython,numba adds Numba, called with
 backend='numba'; the backend in use is called without backend=, as users call it) against the
 peers installed: NumPy (each op as the NumPy expression a user writes: np.tanh, np.exp...),
@@ -49,6 +49,7 @@ PEER_MODULES = {"numpy-expr": "numpy", "torch": "torch", "jax": "jax"}
 # The inputs' distributions (--inputs): x of every case; grad_output is standard normal.
 INPUTS = {
     "normal": "x normal with standard deviation 3",
+    "standard": "x standard normal (as activations are, and as the GELU bar of issue 14 asks)",
     "uniform": "x uniform on [-10, 10] (for exact GELU: most inputs in its tail)",
 }
 
@@ -82,6 +83,8 @@ class Case:
             x = rng.uniform(-10.0, 10.0, shape).astype(dtype)
         elif self.distribution == "normal":
             x = (rng.standard_normal(shape) * 3).astype(dtype)
+        elif self.distribution == "standard":
+            x = rng.standard_normal(shape).astype(dtype)
         else:
             raise ValueError(f"unknown input distribution {self.distribution!r}; "
                              f"choose from {', '.join(INPUTS)}")

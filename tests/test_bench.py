@@ -48,6 +48,9 @@ def test_bench_inputs_option_draws_x_from_the_distribution_asked(tmp_path, capsy
         x = arrays[1 + case.op.saved.index("x")] if case.backward else arrays[0]
         assert -10 <= x.min() < -9 and 9 < x.max() <= 10, case.label
         assert abs(np.mean(np.abs(x) > 5) - 0.5) < 0.05  # not the normal's 10%
+        standard = benchmark.replace(case, distribution="standard").inputs(1 << 12, np.float32)
+        x = standard[1 + case.op.saved.index("x")] if case.backward else standard[0]
+        assert 0.9 < np.std(x) < 1.1, case.label  # the protocol's normal has 3
         assert np.array_equal(uniform.inputs(1 << 12, np.float32)[0], arrays[0])  # same draw
         checked.append(case.label)
     assert sorted(checked) == ["gelu", "gelu_backward", "softmax"]
