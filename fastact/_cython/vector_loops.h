@@ -72,8 +72,8 @@ static inline __m512 fa_gelu_pieces_ps(__m512 x, const fa_gelu_pieces_table* tab
     return _mm512_fnmadd_ps(t, p, b);
 }
 
-static void fa_gelu_vector_loop_f32(Py_ssize_t n, const float* x, float* y,
-                                    fa_kernel_loop_f32 kernel_loop) {
+static void fa_gelu_blocks_f32(Py_ssize_t n, const float* x, float* y,
+                               fa_kernel_loop_f32 kernel_loop) {
     fa_gelu_pieces_table table;
     for (int j = 0; j <= FA_GELU_PIECES_DEGREE; j++) {
         table.lo[j] = _mm512_loadu_ps(&FA_GELU_PIECES_F32[j][0]);
@@ -120,6 +120,23 @@ static void fa_gelu_vector_loop_f32(Py_ssize_t n, const float* x, float* y,
             count += __builtin_popcount(tail);
         }
     }
+}
+
+/* The elements before x's first 64-byte boundary as one short (masked) vector, then the
+ * rest with every load aligned, and every store too when y is misaligned as x is (NumPy's
+ * large arrays sit 16 bytes past a boundary): a vector across two cache lines costs two
+ * accesses.  Measured at 2^22 (sd 3, repeated calls into one output), both aligned 0.38
+ * ns per element, both 16 bytes past 0.43; through the ufunc with a new output per call
+ * (whose offset varies) 0-8% faster than without the peel.  Lanes do not depend on their
+ * neighbours: the same bits. */
+static void fa_gelu_vector_loop_f32(Py_ssize_t n, const float* x, float* y,
+                                    fa_kernel_loop_f32 kernel_loop) {
+    Py_ssize_t head = (Py_ssize_t)(((64 - (uintptr_t)x % 64) % 64) / sizeof(float));
+    if ((uintptr_t)x % sizeof(float) != 0 || head >= n)
+        head = 0;
+    if (head > 0)
+        fa_gelu_blocks_f32(head, x, y, kernel_loop);
+    fa_gelu_blocks_f32(n - head, x + head, y + head, kernel_loop);
 }
 
 #else
