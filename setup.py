@@ -55,6 +55,9 @@ def elementwise_kernels():
     (a choice parameter selects a ufunc, the rest are operands), ``Op.sign_split``,
     ``Op.streamed`` and ``Op.vector_loops``."""
     catalogue = runpy.run_path(str(HERE / "fastact" / "catalogue.py"))
+    both = [n for op in catalogue["OPS"] for n in set(op.streamed) & set(op.vector_loops)]
+    if both:  # the vector loop stores plainly: a streamed list would be ignored for it
+        raise ValueError(f"op table: {both} both streamed and vector loops")
     return [(name, 2 if name.endswith("_backward") else 1,
              sum(p.check != "choice" for p in op.params), op.sign_split, name in op.streamed,
              name in op.vector_loops)

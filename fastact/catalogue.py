@@ -121,6 +121,7 @@ class Op:
     # vectorisation of scalar code, which has no permutes: a gather-based twin of the
     # GELU pieces measured 2.8x slower there), so the two backends agree within the
     # accuracy bounds, not bit for bit, on these ufuncs' lanes the vector loop computes.
+    # A ufunc here is never also in ``streamed`` (setup.py refuses it).
     vector_loops: tuple[str, ...] = ()
 
     @property
