@@ -51,16 +51,22 @@ SIMD = ["-fopenmp-simd"]
 def elementwise_kernels():
     """(ufunc name, number of arrays, number of scalar params, whether the loop branches on
     the first param's sign, whether it streams large outputs, whether its float32 loop is
-    a hand-written vector loop) for every elementwise loop: the op table's ``Op.ufuncs``
-    (a choice parameter selects a ufunc, the rest are operands), ``Op.sign_split``,
-    ``Op.streamed`` and ``Op.vector_loops``."""
+    a hand-written vector loop, whether its loop is pipelined) for every elementwise loop:
+    the op table's ``Op.ufuncs`` (a choice parameter selects a ufunc, the rest are
+    operands), ``Op.sign_split``, ``Op.streamed``, ``Op.vector_loops`` and ``Op.pipelined``."""
     catalogue = runpy.run_path(str(HERE / "fastact" / "catalogue.py"))
-    both = [n for op in catalogue["OPS"] for n in set(op.streamed) & set(op.vector_loops)]
-    if both:  # the vector loop stores plainly: a streamed list would be ignored for it
-        raise ValueError(f"op table: {both} both streamed and vector loops")
+    for op in catalogue["OPS"]:
+        # the vector loop stores plainly: a streamed list would be ignored for it; the
+        # pipelined loop neither streams nor splits on a sign
+        for a, b in (("streamed", "vector_loops"), ("pipelined", "streamed"),
+                     ("pipelined", "vector_loops")):
+            if set(getattr(op, a)) & set(getattr(op, b)):
+                raise ValueError(f"op table: {op.name}'s {a} and {b} share ufuncs")
+        if op.pipelined and op.sign_split:
+            raise ValueError(f"op table: {op.name} both pipelined and sign_split")
     return [(name, 2 if name.endswith("_backward") else 1,
              sum(p.check != "choice" for p in op.params), op.sign_split, name in op.streamed,
-             name in op.vector_loops)
+             name in op.vector_loops, name in op.pipelined)
             for op in catalogue["OPS"] if op.kind == "elementwise" for name in op.ufuncs]
 
 

@@ -35,8 +35,10 @@ cdef extern from "vecmath.h" nogil:
     float fa_log1pf(float x) noexcept
     double fa_log1p(double x) noexcept
     float fa_log1p_unitf(float t) noexcept
-    float fa_tanhf(float x) noexcept
-    double fa_tanh(double x) noexcept
+    float fa_tanh_head_f(float x) noexcept
+    double fa_tanh_head_d(double x) noexcept
+    float fa_tanh_tail_f(float x, float half_t) noexcept
+    double fa_tanh_tail_d(double x, double half_t) noexcept
     float fa_clamp_abs_f(float x, float m) noexcept
     double fa_clamp_abs(double x, double m) noexcept
     float fa_abs_clamp_f(float x, float m) noexcept
@@ -101,11 +103,19 @@ cdef inline real _log1p_unit(real t) noexcept nogil:
     else:
         return fa_log1p(t)
 
-cdef inline real _tanh(real x) noexcept nogil:
+cdef inline real _tanh_head(real x) noexcept nogil:
+    """(e^(2|x|) - 1)/2, the first half of tanh (vecmath.h's fa_tanh_head_f)."""
     if real is float:
-        return fa_tanhf(x)
+        return fa_tanh_head_f(x)
     else:
-        return fa_tanh(x)
+        return fa_tanh_head_d(x)
+
+cdef inline real _tanh_tail(real x, real half_t) noexcept nogil:
+    """tanh(x) from _tanh_head(x)."""
+    if real is float:
+        return fa_tanh_tail_f(x, half_t)
+    else:
+        return fa_tanh_tail_d(x, half_t)
 
 cdef inline real _gauss_max(real x) noexcept nogil:
     """FA_GAUSS_T_MAX in x's type: where e^(-t^2/2) has underflowed."""
@@ -141,26 +151,29 @@ cdef inline real _abs(real x) noexcept nogil:
     else:
         return fabs(x)
 
-cdef inline real _sigmoid(real x) noexcept nogil:
-    """sigmoid(x) without overflow."""
-    cdef real e = _exp_neg(-_abs(x))
+# The sigmoid-shaped helpers take e = e^-|x| (_exp_neg_abs(x)) as an operand: the
+# pipelined loops (the op table's Op.pipelined) compute it a block ahead, in the head.
+cdef inline real _exp_neg_abs(real x) noexcept nogil:
+    """e^-|x|: every sigmoid-shaped op's one exp."""
+    return _exp_neg(-_abs(x))
+
+cdef inline real _sigmoid_given(real x, real e) noexcept nogil:
+    """sigmoid(x) without overflow, from e = e^-|x|."""
     cdef real r = <real>1 / (<real>1 + e)
     return r if x >= <real>0 else e * r
 
-cdef inline real _sigmoid_neg(real x) noexcept nogil:
-    """sigmoid(-x) without cancellation."""
-    cdef real e = _exp_neg(-_abs(x))
+cdef inline real _sigmoid_neg_given(real x, real e) noexcept nogil:
+    """sigmoid(-x) without cancellation, from e = e^-|x|."""
     cdef real r = <real>1 / (<real>1 + e)
     return e * r if x >= <real>0 else r
 
-cdef inline real _sigmoid_pair(real x, real* s_s_neg) noexcept nogil:
-    """sigmoid(x), and sigmoid(x) sigmoid(-x) through the pointer.  With e = e^-|x| and
+cdef inline real _sigmoid_pair_given(real x, real e, real* s_s_neg) noexcept nogil:
+    """sigmoid(x), and sigmoid(x) sigmoid(-x) through the pointer, from e = e^-|x|.  With
     r = 1/(1 + e) the product is e r^2 on both sides of 0: one select (for sigmoid(x)),
     where sigmoid(x) and sigmoid(-x) took one each (gelu-tanh's backward: 45 -> 42
     operations in the float loop, the same accuracy).  silu's backward keeps the two: its
     s (1 + x sigmoid(-x)) measured 4.36 ulp at most on a dense float32 sweep, s + x e r^2
     4.68 (float64 5.90 against 6.76)."""
-    cdef real e = _exp_neg(-_abs(x))
     cdef real r = <real>1 / (<real>1 + e)
     cdef real er = e * r
     s_s_neg[0] = er * r
@@ -222,9 +235,9 @@ cdef inline real _finite(real x) noexcept nogil:
     the callers' other operands carry it."""
     return _clamp_abs(x, _max_finite(x))
 
-cdef inline real _x_sigmoid(real x, real t) noexcept nogil:
-    """x * sigmoid(t) for t of x's sign, as one division: (x or x e^-|t|) / (1 + e^-|t|)."""
-    cdef real e = _exp_neg(-_abs(t))
+cdef inline real _x_sigmoid_given(real x, real e) noexcept nogil:
+    """x * sigmoid(t) for t of x's sign, from e = e^-|t|, as one division:
+    (x or x e^-|t|) / (1 + e^-|t|)."""
     cdef real num = x if x >= <real>0 else _no_neg_inf(x) * e
     return num / (<real>1 + e)
 
@@ -315,25 +328,57 @@ cdef inline real celu_backward(real g, real x, real alpha) noexcept nogil:
 
 # --- sigmoid-shaped ------------------------------------------------------------
 
+# An op in the op table's Op.pipelined is its head (the exp) and its tail (the rest,
+# from the head's value); the op itself is the one after the other.  The pipelined loop
+# passes the head through memory, the plain loop need not: a tail must not leave GCC a
+# choice of which product to fuse (vecmath.h's log1p spell theirs out), or the two loops
+# round differently (tests/test_pipelined.py compares their bits).
+cdef inline real sigmoid_head(real x) noexcept nogil:
+    return _exp_neg_abs(x)
+
+cdef inline real sigmoid_tail(real x, real e) noexcept nogil:
+    return _sigmoid_given(x, e)
+
 cdef inline real sigmoid(real x) noexcept nogil:
-    return _sigmoid(x)
+    return sigmoid_tail(x, sigmoid_head(x))
 
 cdef inline real sigmoid_backward(real g, real y) noexcept nogil:
     return g * (y * (<real>1 - y))
 
+cdef inline real tanh_head(real x) noexcept nogil:
+    return _tanh_head(x)
+
+cdef inline real tanh_tail(real x, real half_t) noexcept nogil:
+    return _tanh_tail(x, half_t)
+
 cdef inline real tanh(real x) noexcept nogil:
-    return _tanh(x)
+    return tanh_tail(x, tanh_head(x))
 
 cdef inline real tanh_backward(real g, real y) noexcept nogil:
     return g * ((<real>1 - y) * (<real>1 + y))
 
+cdef inline real silu_head(real x) noexcept nogil:
+    return _exp_neg_abs(x)
+
+cdef inline real silu_tail(real x, real e) noexcept nogil:
+    return _x_sigmoid_given(x, e)
+
 cdef inline real silu(real x) noexcept nogil:
-    return _x_sigmoid(x, x)
+    return silu_tail(x, silu_head(x))
+
+cdef inline real silu_backward_head(real g, real x) noexcept nogil:
+    return _exp_neg_abs(x)
+
+cdef inline real silu_backward_tail(real g, real x, real e) noexcept nogil:
+    return g * (_sigmoid_given(x, e) * (<real>1 + _finite(x) * _sigmoid_neg_given(x, e)))
 
 cdef inline real silu_backward(real g, real x) noexcept nogil:
-    return g * (_sigmoid(x) * (<real>1 + _finite(x) * _sigmoid_neg(x)))
+    return silu_backward_tail(g, x, silu_backward_head(g, x))
 
-cdef inline real softplus(real x, real beta, real threshold) noexcept nogil:
+cdef inline real softplus_head(real x, real beta, real threshold) noexcept nogil:
+    return _exp_neg_abs(beta * x)
+
+cdef inline real softplus_tail(real x, real beta, real threshold, real e) noexcept nogil:
     cdef real z = beta * x
     # max(x, 0), not max(z, 0)/beta: z overflows for x near the largest float when beta > 1
     # (threshold=inf then gave inf for a finite x)
@@ -341,23 +386,31 @@ cdef inline real softplus(real x, real beta, real threshold) noexcept nogil:
     # 9-12% of the kernel even at beta = 1): the same bits where beta is a power of two,
     # within one ulp of the log1p term otherwise.  1/beta is inf only for a subnormal
     # beta, where |z| < 4 keeps the term (ln 2 at most) above 0: inf, as its /beta is
-    cdef real smooth = (x if x > <real>0 else <real>0) + _log1p_unit(_exp_neg(-_abs(z))) * (<real>1 / beta)
+    cdef real smooth = (x if x > <real>0 else <real>0) + _log1p_unit(e) * (<real>1 / beta)
     return x if z > threshold else smooth
 
-cdef inline real softplus_backward(real g, real x, real beta, real threshold) noexcept nogil:
+cdef inline real softplus(real x, real beta, real threshold) noexcept nogil:
+    return softplus_tail(x, beta, threshold, softplus_head(x, beta, threshold))
+
+cdef inline real softplus_backward_head(real g, real x, real beta, real threshold) noexcept nogil:
+    return _exp_neg_abs(beta * x)
+
+cdef inline real softplus_backward_tail(real g, real x, real beta, real threshold, real e) noexcept nogil:
     cdef real z = beta * x
-    cdef real s = _sigmoid(z)
+    cdef real s = _sigmoid_given(z, e)
     return g if z > threshold else g * s
 
-cdef inline real _mish_t(real x, real* one_minus_t2) noexcept nogil:
-    """tanh(softplus(x)), and 1 - tanh(softplus(x))**2 through the pointer.
+cdef inline real softplus_backward(real g, real x, real beta, real threshold) noexcept nogil:
+    return softplus_backward_tail(g, x, beta, threshold, softplus_backward_head(g, x, beta, threshold))
+
+cdef inline real _mish_t(real x, real e, real* one_minus_t2) noexcept nogil:
+    """tanh(softplus(x)), and 1 - tanh(softplus(x))**2 through the pointer, from e = e^-|x|.
 
     With e = exp(-|x|) both signs are one rational function, t = num/den:
     x > 0: (1 + 2e)/(1 + 2e + 2e^2); x <= 0: (e^2 + 2e)/(e^2 + 2e + 2).  Then
     1 - t^2 = (den - num)(den + num)/den^2 = 4(1 + e)^2 (e^2 or 1)/den^2,
     accurate where t rounds to 1.
     """
-    cdef real e = _exp_neg(-_abs(x))
     cdef real e2 = e * e
     cdef bint positive = x > <real>0
     cdef real num = (<real>1 + <real>2 * e) if positive else (e2 + <real>2 * e)
@@ -367,19 +420,28 @@ cdef inline real _mish_t(real x, real* one_minus_t2) noexcept nogil:
     one_minus_t2[0] = <real>4 * q * q * (e2 if positive else <real>1)
     return num * inv
 
-cdef inline real mish(real x) noexcept nogil:
-    cdef real one_minus_t2
-    return _no_neg_inf(x) * _mish_t(x, &one_minus_t2)
+cdef inline real mish_head(real x) noexcept nogil:
+    return _exp_neg_abs(x)
 
-cdef inline real mish_backward(real g, real x) noexcept nogil:
+cdef inline real mish_tail(real x, real e) noexcept nogil:
+    cdef real one_minus_t2
+    return _no_neg_inf(x) * _mish_t(x, e, &one_minus_t2)
+
+cdef inline real mish(real x) noexcept nogil:
+    return mish_tail(x, mish_head(x))
+
+cdef inline real mish_backward_head(real g, real x) noexcept nogil:
+    return _exp_neg_abs(x)
+
+cdef inline real mish_backward_tail(real g, real x, real e) noexcept nogil:
     """mish'(x) = t + x sigmoid(x)(1 - t^2) over the common denominator den^2 (_mish_t's).
 
     For x <= 0 the two terms cancel (0.10 and -0.21 at x = -2.25: 9 ulp in float32, 12 in
     float64); with e = exp(x) the numerator is e w, w = 4(x + 1) + e(6 + 4x + e(4 + e)),
     whose terms cancel only near mish's minimum (x = -1.19, where the bound allows for it).
-    For x > 0, e = exp(-x): num den + 4x(1 + e)e^2, all terms positive.  No sigmoid: one exp.
+    For x > 0, e = exp(-x): num den + 4x(1 + e)e^2, all terms positive.  No sigmoid: one exp,
+    e = e^-|x|, the head's.
     """
-    cdef real e = _exp_neg(-_abs(x))
     cdef real e2 = e * e
     cdef bint positive = x > <real>0
     cdef real num = (<real>1 + <real>2 * e) if positive else (e2 + <real>2 * e)
@@ -391,26 +453,41 @@ cdef inline real mish_backward(real g, real x) noexcept nogil:
     cdef real top = (num * den + _finite(x) * (e2 * (<real>4 + <real>4 * e))) if positive else e * w
     return g * (top / (den * den))
 
+cdef inline real mish_backward(real g, real x) noexcept nogil:
+    return mish_backward_tail(g, x, mish_backward_head(g, x))
+
 # --- GELU ------------------------------------------------------------------------
 
 cdef inline real _gelu_tanh_arg(real x) noexcept nogil:
     """2u with u = sqrt(2/pi)(x + 0.044715 x^3): 0.5(1 + tanh(u)) = sigmoid(2u)."""
     return x * (<real>FA_SQRT_2_OVER_PI_X2 + <real>FA_GELU_TANH_C_X2 * (x * x))
 
-cdef inline real gelu_tanh(real x) noexcept nogil:
-    return _x_sigmoid(x, _gelu_tanh_arg(x))
+cdef inline real gelu_tanh_head(real x) noexcept nogil:
+    return _exp_neg_abs(_gelu_tanh_arg(x))
 
-cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
-    """From x clamped to +-FA_GELU_TANH_BACKWARD_CUTOFF, beyond which s(1 - s) is 0 while
-    x dt would overflow: the formula then gives the limits 1 and 0 itself.  (Numba's twin
-    selects the limits; the same values.  As selects here GCC spent ten operations on them.)"""
+cdef inline real gelu_tanh_tail(real x, real e) noexcept nogil:
+    return _x_sigmoid_given(x, e)
+
+cdef inline real gelu_tanh(real x) noexcept nogil:
+    return gelu_tanh_tail(x, gelu_tanh_head(x))
+
+# The backward from x clamped to +-FA_GELU_TANH_BACKWARD_CUTOFF, beyond which s(1 - s) is 0
+# while x dt would overflow: the formula then gives the limits 1 and 0 itself.  (Numba's
+# twin selects the limits; the same values.  As selects here GCC spent ten operations on
+# them.)  The tail takes t's sign from xc's, the same (t = xc times a positive factor).
+cdef inline real gelu_tanh_backward_head(real g, real x) noexcept nogil:
+    return _exp_neg_abs(_gelu_tanh_arg(_clamp_abs(x, <real>FA_GELU_TANH_BACKWARD_CUTOFF)))
+
+cdef inline real gelu_tanh_backward_tail(real g, real x, real e) noexcept nogil:
     cdef real xc = _clamp_abs(x, <real>FA_GELU_TANH_BACKWARD_CUTOFF)
-    cdef real t = _gelu_tanh_arg(xc)
     cdef real dt = <real>FA_SQRT_2_OVER_PI_X2 * (<real>1 + <real>FA_GELU_TANH_3C * (xc * xc))
     cdef real s_s_neg
-    cdef real s = _sigmoid_pair(t, &s_s_neg)
+    cdef real s = _sigmoid_pair_given(xc, e, &s_s_neg)
     cdef real d = _muladd(xc * s_s_neg, dt, s)
     return g * (x if x != x else d)
+
+cdef inline real gelu_tanh_backward(real g, real x) noexcept nogil:
+    return gelu_tanh_backward_tail(g, x, gelu_tanh_backward_head(g, x))
 
 # From x clamped to +-FA_GAUSS_T_MAX, where e^(-t^2/2) has underflowed, and t = |x|: Phi(-t) = R(t) e^(-t^2/2),
 # R(t) = e^(t^2/2) Phi(-t) one rational in t (vecmath.h's fa_norm_sfx).  No erfc of x/sqrt(2),

@@ -407,7 +407,9 @@ FA_INLINE float fa_log1p_unitf(float t) {
     p = p * z + 2.8571428571428571e-1f;  /* 2/7 */
     p = p * z + 4.0000000000000000e-1f;  /* 2/5 */
     p = p * z + 6.6666666666666667e-1f;  /* 2/3 */
-    return s * (p * z) + 2.0f * s;
+    /* the multiply-add spelt out: of two products GCC fuses either, by context (a
+     * pipelined loop's choice differed from the plain loop's in 1 ulp) */
+    return fa_muladd_f(s, p * z, 2.0f * s);
 }
 
 FA_INLINE double fa_log1p(double x) {
@@ -422,13 +424,17 @@ FA_INLINE double fa_log1p(double x) {
     double s = f / (2.0 + f);
     double z = s * s;
     double w = z * z;
-    double t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01
-                                                      + w * 1.531383769920937332e-01));
     double t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01
                      + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
-    double hfsq = 0.5 * f * f;
+    /* t1 + t2, t1 = w (...), as one multiply-add spelt out (as fa_log1p_unitf's end) */
+    double t1_t2 = fa_muladd_d(w, 3.999999999940941908e-01 + w * (2.222219843214978396e-01
+                                                          + w * 1.531383769920937332e-01), t2);
+    /* hfsq = f^2/2 in its two sums as multiply-adds spelt out: as a product of two
+     * uses GCC fused it into both or neither, by context (1 ulp apart) */
+    double hf = 0.5 * f;
     double y = k * 6.93147180369123816490e-01
-               - ((hfsq - (s * (hfsq + (t1 + t2)) + (k * 1.90821492927058770002e-10 + c))) - f);
+               - (fa_muladd_d(hf, f, -(s * fa_muladd_d(hf, f, t1_t2)
+                                       + (k * 1.90821492927058770002e-10 + c))) - f);
     y = x == -1.0 ? -__builtin_inf() : y;
     y = x < -1.0 ? __builtin_nan("") : y;
     y = x == __builtin_inf() ? x : y;
@@ -454,7 +460,9 @@ FA_INLINE double fa_log1p(double x) {
  * one integer operation fewer too: the float loop 23 -> 20 operations.  Float: 18
  * operations in all, where Cephes' polynomial below 0.625 and (1 - e)/(1 + e) above it,
  * both computed and selected, took 33. */
-FA_INLINE float fa_tanhf(float x) {
+/* tanh in two halves, for the pipelined loops (the op table's Op.pipelined): the head
+ * (e^(2|x|) - 1)/2, the tail tanh(x) from it. */
+FA_INLINE float fa_tanh_head_f(float x) {
     float a = __builtin_fabsf(x);
     float ac = a > 10.0f ? 10.0f : a;
     /* n = round(2|x|/ln2), 2|x| = n ln2 + 2s */
@@ -462,20 +470,30 @@ FA_INLINE float fa_tanhf(float x) {
     float n = shifted - FA_SHIFT_BIASED_F(127);
     float s = fa_minus_n_ln2_short_scaled_f(ac, n, 2.0f);
     float h = fa_pow2_from_shifter_f(shifted);
-    float half_t = h * fa_expm1_kernel_scaled_f(s, 2.0f) + (h * 0.5f - 0.5f);
+    return h * fa_expm1_kernel_scaled_f(s, 2.0f) + (h * 0.5f - 0.5f);
+}
+
+FA_INLINE float fa_tanh_tail_f(float x, float half_t) {
     return fa_signed_like_f(half_t / (half_t + 1.0f), x);
 }
 
-FA_INLINE double fa_tanh(double x) {
+FA_INLINE float fa_tanhf(float x) { return fa_tanh_tail_f(x, fa_tanh_head_f(x)); }
+
+FA_INLINE double fa_tanh_head_d(double x) {
     double a = __builtin_fabs(x);
     double ac = a > 19.5 ? 19.5 : a;
     double shifted = ac * (2.0 * 1.4426950408889634) + FA_SHIFT_BIASED_D(1023);
     double n = shifted - FA_SHIFT_BIASED_D(1023);
     double s = fa_minus_n_ln2_scaled_d(ac, n, 2.0);
     double h = fa_pow2_from_shifter_d(shifted);
-    double half_t = h * fa_expm1_kernel_scaled_d(s, 2.0) + (h * 0.5 - 0.5);
+    return h * fa_expm1_kernel_scaled_d(s, 2.0) + (h * 0.5 - 0.5);
+}
+
+FA_INLINE double fa_tanh_tail_d(double x, double half_t) {
     return fa_signed_like(half_t / (half_t + 1.0), x);
 }
+
+FA_INLINE double fa_tanh(double x) { return fa_tanh_tail_d(x, fa_tanh_head_d(x)); }
 
 /* ---- Clamps done on the bits ---------------------------------------------------- */
 
