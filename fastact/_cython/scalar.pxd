@@ -103,20 +103,6 @@ cdef inline real _log1p_unit(real t) noexcept nogil:
     else:
         return fa_log1p(t)
 
-cdef inline real _tanh_head(real x) noexcept nogil:
-    """(e^(2|x|) - 1)/2, the first half of tanh (vecmath.h's fa_tanh_head_f)."""
-    if real is float:
-        return fa_tanh_head_f(x)
-    else:
-        return fa_tanh_head_d(x)
-
-cdef inline real _tanh_tail(real x, real half_t) noexcept nogil:
-    """tanh(x) from _tanh_head(x)."""
-    if real is float:
-        return fa_tanh_tail_f(x, half_t)
-    else:
-        return fa_tanh_tail_d(x, half_t)
-
 cdef inline real _gauss_max(real x) noexcept nogil:
     """FA_GAUSS_T_MAX in x's type: where e^(-t^2/2) has underflowed."""
     if real is float:
@@ -331,8 +317,8 @@ cdef inline real celu_backward(real g, real x, real alpha) noexcept nogil:
 # An op in the op table's Op.pipelined is its head (the exp) and its tail (the rest,
 # from the head's value); the op itself is the one after the other.  The pipelined loop
 # passes the head through memory, the plain loop need not: a tail must not leave GCC a
-# choice of which product to fuse (vecmath.h's log1p spell theirs out), or the two loops
-# round differently (tests/test_pipelined.py compares their bits).
+# choice of which product to fuse (vecmath.h's log1p functions spell theirs out), or the
+# two loops round differently (tests/test_loop_paths.py compares their bits).
 cdef inline real sigmoid_head(real x) noexcept nogil:
     return _exp_neg_abs(x)
 
@@ -346,10 +332,17 @@ cdef inline real sigmoid_backward(real g, real y) noexcept nogil:
     return g * (y * (<real>1 - y))
 
 cdef inline real tanh_head(real x) noexcept nogil:
-    return _tanh_head(x)
+    """(e^(2|x|) - 1)/2 (vecmath.h's fa_tanh_head_f)."""
+    if real is float:
+        return fa_tanh_head_f(x)
+    else:
+        return fa_tanh_head_d(x)
 
 cdef inline real tanh_tail(real x, real half_t) noexcept nogil:
-    return _tanh_tail(x, half_t)
+    if real is float:
+        return fa_tanh_tail_f(x, half_t)
+    else:
+        return fa_tanh_tail_d(x, half_t)
 
 cdef inline real tanh(real x) noexcept nogil:
     return tanh_tail(x, tanh_head(x))
