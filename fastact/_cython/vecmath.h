@@ -153,7 +153,7 @@ FA_INLINE double fa_reduce_d(double x, double *n) {
 /* x - n ln2 with ln2 rounded to float once, in one FMA (where fa_reduce_f takes two), for
  * arguments with few n whose results barely feel r's error |n| (float(ln2) - ln2) =
  * |n| 1.9e-9: e^x - 1 for x in [-18, 0] (fa_expm1_f without ``wide``: the error
- * e^x |n| 1.9e-9 is at most 0.05 ulp of the result, at n = -1) and tanh (fa_tanhf; all
+ * e^x |n| 1.9e-9 is at most 0.05 ulp of the result, at n = -1) and tanh (fa_tanh_head_f; all
  * 2^32 inputs: max 1.484 ulp against 1.487).  It needs the FMA's single rounding: n ln2
  * rounded as a product would cost up to 0.4 ulp at n = 3, so the build without FMA keeps
  * both constants.  float(ln2) is within 2.7e-9 relative of ln2; double(ln2) is 0.3 ulp
@@ -461,7 +461,8 @@ FA_INLINE double fa_log1p(double x) {
  * operations in all, where Cephes' polynomial below 0.625 and (1 - e)/(1 + e) above it,
  * both computed and selected, took 33. */
 /* tanh in two halves, for the pipelined loops (the op table's Op.pipelined): the head
- * (e^(2|x|) - 1)/2, the tail tanh(x) from it. */
+ * (e^(2|x|) - 1)/2, the tail tanh(x) from it (scalar.pxd's tanh is the one after the
+ * other). */
 FA_INLINE float fa_tanh_head_f(float x) {
     float a = __builtin_fabsf(x);
     float ac = a > 10.0f ? 10.0f : a;
@@ -477,8 +478,6 @@ FA_INLINE float fa_tanh_tail_f(float x, float half_t) {
     return fa_signed_like_f(half_t / (half_t + 1.0f), x);
 }
 
-FA_INLINE float fa_tanhf(float x) { return fa_tanh_tail_f(x, fa_tanh_head_f(x)); }
-
 FA_INLINE double fa_tanh_head_d(double x) {
     double a = __builtin_fabs(x);
     double ac = a > 19.5 ? 19.5 : a;
@@ -492,8 +491,6 @@ FA_INLINE double fa_tanh_head_d(double x) {
 FA_INLINE double fa_tanh_tail_d(double x, double half_t) {
     return fa_signed_like(half_t / (half_t + 1.0), x);
 }
-
-FA_INLINE double fa_tanh(double x) { return fa_tanh_tail_d(x, fa_tanh_head_d(x)); }
 
 /* ---- Clamps done on the bits ---------------------------------------------------- */
 
