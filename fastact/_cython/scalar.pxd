@@ -249,11 +249,11 @@ cdef inline real leaky_relu_backward(real g, real x, real s) noexcept nogil:
 # x/6 itself, which the mixed ulp bound (the ulp of x times f') covers even where
 # x/6 + 1/2 cancels near -3; the results stay in [0, 1] and monotone.
 cdef inline real hardsigmoid(real x) noexcept nogil:
-    if x <= <real>-3:
-        return 0
-    if x >= <real>3:
-        return 1
-    return x * (<real>1 / <real>6) + <real>0.5
+    # computed, then selected: with early returns GCC's float32 loop took 13 operations
+    # per vector for these 7 (hardswish 2^16: 1.3-1.6x Numba's time, which selects)
+    cdef real y = x * (<real>1 / <real>6) + <real>0.5
+    y = <real>0 if x <= <real>-3 else y
+    return <real>1 if x >= <real>3 else y
 
 cdef inline real hardsigmoid_backward(real g, real x) noexcept nogil:
     cdef real d = _select_bits((x > <real>-3) & (x < <real>3), <real>1 / <real>6,
@@ -261,11 +261,9 @@ cdef inline real hardsigmoid_backward(real g, real x) noexcept nogil:
     return g * d
 
 cdef inline real hardswish(real x) noexcept nogil:
-    if x <= <real>-3:
-        return 0
-    if x >= <real>3:
-        return x
-    return x * (x + <real>3) * (<real>1 / <real>6)
+    cdef real y = x * (x + <real>3) * (<real>1 / <real>6)  # then selected, as hardsigmoid
+    y = <real>0 if x <= <real>-3 else y
+    return x if x >= <real>3 else y
 
 cdef inline real hardswish_backward(real g, real x) noexcept nogil:
     cdef real d = _select_bits(x <= <real>-3, <real>0,
