@@ -224,7 +224,11 @@ cdef inline real _finite(real x) noexcept nogil:
 cdef inline real _x_sigmoid_given(real x, real e) noexcept nogil:
     """x * sigmoid(t) for t of x's sign, from e = e^-|t|, as one division:
     (x or x e^-|t|) / (1 + e^-|t|)."""
-    cdef real num = x if x >= <real>0 else _no_neg_inf(x) * e
+    # the clamp computed unconditionally: inside the select's arm GCC merged its test into
+    # the select's mask (compare, and, blend) where alone it is one max (silu's float32
+    # loop: 33 -> 31 instructions)
+    cdef real clamped = _no_neg_inf(x)
+    cdef real num = x if x >= <real>0 else clamped * e
     return num / (<real>1 + e)
 
 # --- relu family ---------------------------------------------------------------
