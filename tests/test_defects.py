@@ -82,8 +82,8 @@ def test_long_float32_rows_within_4_ulp(backend, n):
 @pytest.mark.parametrize("backend", COMPILED)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_logsumexp_of_zeros_is_log_n(backend, dtype):
-    """Every entry a maximum: the ties are counted exactly (Numba counts them as an integer
-    sum for float64 and as summed 1.0 flags for float32), also across blocks."""
+    """Every entry a maximum: the ties are counted exactly (Numba counts them in an int32
+    per block of 1024, the Cython loops in integer lanes), also across blocks."""
     _check_logsumexp_of_zeros(backend, 2**20, dtype)
     row = np.zeros(3 * 1024 + 5, dtype)
     row[::7] = -1.0  # ties in every block, and others below them
